@@ -1,0 +1,44 @@
+"""Pure functions from Qualtrics payloads to rows of the ERD tables (erd.py). No I/O here.
+
+How a survey definition (GET /survey-definitions/{id}, JSON) maps to tables
+---------------------------------------------------------------------------
+- questions: one row per entry of `Questions`; `is_in_trash` when its block has `Type: "Trash"`.
+  A side-by-side question (`QuestionType: "SBS"`) also yields one row per entry of its
+  `AdditionalQuestions`, with `question_id` = that entry's `QuestionID` (`QID8#1`) and
+  `parent_question_id` = the SBS question. `question_order`: blocks in SurveyFlow order, questions
+  in BlockElements order, 1-based; questions in no flowed block (trash) follow in `Questions` order;
+  SBS columns take their parent's order. `loop_block`: the block has `Options.Looping` set and not "None".
+- texts: `*_text` = HTML tags removed, entities unescaped, `<br>` and block tags read as a space,
+  whitespace collapsed to single spaces and trimmed; `*_html` = as authored.
+- question_options / sub_questions, by question type:
+    MC (all selectors, NPS included), RO  -> Choices are options
+    Matrix, SBS columns                   -> Choices are sub_questions, Answers are options
+    Slider, TE/FORM                       -> Choices are sub_questions
+    TE (SL, ML, ESTB), DB, others          -> neither
+  `recode_value` = RecodeValues[id] if present else the id; `display_order` = 1-based position
+  in ChoiceOrder / AnswerOrder (ids missing from the order follow in map order);
+  `allows_text_entry` = the choice has `TextEntry: "true"`; `is_exclusive` = `ExclusiveAnswer: true`.
+
+How an export record (JSON / NDJSON `{"responseId", "values", "labels"}`) maps to tables
+---------------------------------------------------------------------------------------
+- responses: the metadata keys of `values` (startDate, endDate, status, ipAddress, progress,
+  duration, finished, recordedDate, _recordId, locationLatitude, locationLongitude,
+  distributionChannel, userLanguage, recipientLastName, recipientFirstName, recipientEmail,
+  externalDataReference, _lastModifiedDate), typed; `status_label` = labels["status"].
+- answers: every key matching `^(?:(\d+)_)?(QID\d+(?:#\d+)?)(?:_(.+))?$` (loop id, question id, rest).
+  The rest decides the row, using the question's type from the definition:
+    (none)          the answer itself; MC/NPS values are recodes -> option_id of that recode
+    TEXT            part TEXT, value_text (TE single/multi line, or the question's own text box)
+    NPS_GROUP       part NPS_GROUP (1 detractor, 2 passive, 3 promoter; label from `labels`)
+    <k>             Matrix / SBS column: sub_question_id k, option_id of the recode value
+                    Slider: sub_question_id k, numeric value;  TE/FORM: sub_question_id k, value_text
+                    RO: option_id k, part RANK, the value is the rank
+    <k>_TEXT        MC: option_id k ("other, please specify"); Matrix: sub_question_id k; part TEXT
+    anything else   kept: part = the rest as exported (nothing is dropped)
+  Arrays (multi-select) give one row per element, `answer_index` 0..n-1, labels aligned by index.
+  `value_code` = the value as text (ints without ".0"); `value_number` = the value as a float when
+  it is not free text and parses as a number; `value_text` = the value for free-text parts;
+  `value_label` = labels[key] (element-wise for arrays) when present.
+- embedded_data: every other key of `values` (declared embedded-data fields and anything unknown),
+  value as text.
+"""
