@@ -1,4 +1,4 @@
-"""Pure functions from Qualtrics payloads to rows of the ERD tables (erd.py). No I/O here.
+r"""Pure functions from Qualtrics payloads to rows of the ERD tables (erd.py). No I/O here.
 
 How a survey definition (GET /survey-definitions/{id}, JSON) maps to tables
 ---------------------------------------------------------------------------

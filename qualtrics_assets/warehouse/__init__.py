@@ -1,0 +1,1 @@
+"""The DuckDB side: DDL generated from erd.py, staged batches, and the ERD-aware IO manager."""

@@ -1,0 +1,34 @@
+"""DuckDB connections that always close, and transactions that always end.
+
+`DuckDBResource.get_connection()` retries while another process holds the file lock, but it does
+not close its connection when the body raises; a lingering connection then blocks the next one
+("different configuration than existing connections"). These wrappers close it on every path.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import duckdb
+from dagster_duckdb import DuckDBResource
+
+
+@contextmanager
+def connect(resource: DuckDBResource) -> Iterator[duckdb.DuckDBPyConnection]:
+    with resource.get_connection() as con:
+        try:
+            yield con
+        finally:
+            con.close()
+
+
+@contextmanager
+def transaction(resource: DuckDBResource) -> Iterator[duckdb.DuckDBPyConnection]:
+    """All statements in the body commit together or not at all."""
+    with connect(resource) as con:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            yield con
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")

@@ -1,0 +1,124 @@
+"""The ERD-aware DuckDB IO manager: typed tables from erd.py, atomic partition replaces.
+
+Why not the stock `DuckDBPandasIOManager`: it inserts by position, skips empty frames (so a survey
+with no responses never gets a table), freezes the schema at the first write and knows no keys.
+This one creates every table from erd.py, inserts by column name, replaces a survey's partition in
+one transaction (a failed or killed write leaves the previous rows intact), adds columns erd.py
+gained, and emits the table metadata the Dagster UI shows. Connections come from dagster-duckdb's
+`DuckDBResource`, which retries while another process holds the file lock.
+"""
+
+
+import os
+from collections.abc import Sequence
+
+import dagster as dg
+import pandas as pd
+from dagster_duckdb import DuckDBResource
+
+from qualtrics_assets import erd
+from qualtrics_assets.normalize.ids import validate_survey_id
+from qualtrics_assets.warehouse.connection import connect, transaction
+from qualtrics_assets.warehouse.ddl import ensure_table, quote
+from qualtrics_assets.warehouse.metadata import column_schema
+from qualtrics_assets.warehouse.staging import StagedTable
+
+DEFAULT_WAREHOUSE = "qualtrics_warehouse.duckdb"
+
+
+def warehouse_path() -> str:
+    """`QUALTRICS_WAREHOUSE`, else a file whose stem differs from the `qualtrics` schema."""
+    return os.environ.get("QUALTRICS_WAREHOUSE") or DEFAULT_WAREHOUSE
+
+
+def _erd_table(asset_key: dg.AssetKey) -> erd.Table:
+    return erd.table(asset_key.path[-1])
+
+
+class QualtricsWarehouseIOManager(dg.ConfigurableIOManager):
+    """Persists each Qualtrics asset as its erd.py table in DuckDB, partitioned by survey."""
+
+    duckdb: dg.ResourceDependency[DuckDBResource]
+
+    # ---- output ------------------------------------------------------------------------------
+    def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame | StagedTable) -> None:
+        table = _erd_table(context.asset_key)
+        partitions = self._partition_keys(context, table)
+        try:
+            with transaction(self.duckdb) as con:
+                added = ensure_table(con, table)
+                self._delete_slice(con, table, partitions)
+                written = self._insert(con, table, obj)
+                total = con.execute(f"SELECT count(*) FROM {_qualified(table)}").fetchone()[0]
+        finally:
+            if isinstance(obj, StagedTable):
+                obj.cleanup()
+        metadata: dict[str, object] = {
+            "dagster/row_count": written,
+            "dagster/table_name": table.qualified_name,
+            "dagster/column_schema": column_schema(table),
+            "table_row_count": int(total),
+        }
+        if added:
+            metadata["columns_added"] = ", ".join(added)
+        context.add_output_metadata(metadata)
+
+    def _partition_keys(self, context: dg.OutputContext | dg.InputContext, table: erd.Table) -> list[str]:
+        if table.partition_column is None or not context.has_asset_partitions:
+            return []
+        return [validate_survey_id(k) for k in context.asset_partition_keys]
+
+    def _delete_slice(self, con, table: erd.Table, partitions: Sequence[str]) -> None:
+        if table.partition_column is None:
+            con.execute(f"DELETE FROM {_qualified(table)}")
+            return
+        if not partitions:
+            raise dg.DagsterInvariantViolationError(
+                f"{table.qualified_name} is partitioned by survey: materialize it for a survey partition"
+            )
+        con.execute(
+            f"DELETE FROM {_qualified(table)} WHERE {quote(table.partition_column)} IN (SELECT unnest(?))",
+            [list(partitions)],
+        )
+
+    def _insert(self, con, table: erd.Table, obj: pd.DataFrame | StagedTable) -> int:
+        if isinstance(obj, StagedTable):
+            if not obj.files:
+                return 0
+            con.execute(
+                f"INSERT INTO {_qualified(table)} BY NAME SELECT * FROM read_parquet(?)", [obj.paths()]
+            )
+            return obj.row_count
+        if not isinstance(obj, pd.DataFrame):
+            raise dg.DagsterInvariantViolationError(
+                f"{table.qualified_name}: expected a pandas DataFrame or StagedTable, got {type(obj).__name__}"
+            )
+        unknown = sorted(set(obj.columns) - set(table.column_names))
+        if unknown:
+            raise dg.DagsterInvariantViolationError(
+                f"{table.qualified_name}: columns {unknown} are not in erd.py; add them there first"
+            )
+        if obj.empty:
+            return 0
+        con.register("qa_output", obj)  # dropped with the connection
+        con.execute(f"INSERT INTO {_qualified(table)} BY NAME SELECT * FROM qa_output")
+        return len(obj)
+
+    # ---- input -------------------------------------------------------------------------------
+    def load_input(self, context: dg.InputContext) -> pd.DataFrame:
+        table = _erd_table(context.asset_key)
+        partitions = self._partition_keys(context, table)
+        columns = ", ".join(quote(c) for c in table.column_names)
+        with connect(self.duckdb) as con:
+            ensure_table(con, table)
+            if partitions:
+                return con.execute(
+                    f"SELECT {columns} FROM {_qualified(table)}"
+                    f" WHERE {quote(table.partition_column)} IN (SELECT unnest(?))",
+                    [partitions],
+                ).fetchdf()
+            return con.execute(f"SELECT {columns} FROM {_qualified(table)}").fetchdf()
+
+
+def _qualified(table: erd.Table) -> str:
+    return f"{erd.SCHEMA}.{quote(table.name)}"

@@ -1,0 +1,65 @@
+"""Rows of one table spooled to Parquet files in bounded batches, for the IO manager to insert.
+
+A response export can hold millions of answer rows: the asset normalizes it batch by batch and
+writes each batch here, so no step ever holds a whole partition in memory, and the IO manager
+inserts all files in one transaction (DuckDB reads the Parquet files itself, in bulk).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from qualtrics_assets import erd
+
+
+@dataclass
+class StagedTable:
+    """Normalized rows of `table` waiting on disk, written by a `TableStager`."""
+
+    table: erd.Table
+    directory: Path
+    files: list[Path] = field(default_factory=list)
+    row_count: int = 0
+
+    def paths(self) -> list[str]:
+        return [str(f) for f in self.files]
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+class TableStager:
+    """Writes DataFrame batches of one erd table as numbered Parquet files in a temp directory."""
+
+    def __init__(self, table: erd.Table, root: Path | None = None):
+        self.staged = StagedTable(
+            table=table, directory=Path(tempfile.mkdtemp(prefix=f"qa_{table.name}_", dir=root))
+        )
+        self._con = duckdb.connect(":memory:")
+
+    def write(self, frame: pd.DataFrame) -> None:
+        if frame.empty:
+            return
+        if list(frame.columns) != self.staged.table.column_names:
+            raise ValueError(
+                f"batch for {self.staged.table.name} has columns {list(frame.columns)}, "
+                f"expected {self.staged.table.column_names}"
+            )
+        path = self.staged.directory / f"part-{len(self.staged.files):05d}.parquet"
+        self._con.register("batch", frame)
+        try:
+            self._con.execute(f"COPY (SELECT * FROM batch) TO '{path}' (FORMAT parquet)")
+        finally:
+            self._con.unregister("batch")
+        self.staged.files.append(path)
+        self.staged.row_count += len(frame)
+
+    def finish(self) -> StagedTable:
+        self._con.close()
+        return self.staged
