@@ -42,3 +42,29 @@ How an export record (JSON / NDJSON `{"responseId", "values", "labels"}`) maps t
 - embedded_data: every other key of `values` (declared embedded-data fields and anything unknown),
   value as text.
 """
+
+from qualtrics_assets.normalize.definitions import (
+    QuestionIndex,
+    QuestionInfo,
+    definition_frames,
+    question_index,
+)
+from qualtrics_assets.normalize.ids import validate_survey_id
+from qualtrics_assets.normalize.responses import ResponseNormalizer
+from qualtrics_assets.normalize.surveys import surveys_frame
+from qualtrics_assets.normalize.text import html_to_text
+from qualtrics_assets.normalize.timestamps import parse_timestamp
+from qualtrics_assets.normalize.users import users_frame
+
+__all__ = [
+    "QuestionIndex",
+    "QuestionInfo",
+    "ResponseNormalizer",
+    "definition_frames",
+    "html_to_text",
+    "parse_timestamp",
+    "question_index",
+    "surveys_frame",
+    "users_frame",
+    "validate_survey_id",
+]

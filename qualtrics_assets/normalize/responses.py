@@ -15,6 +15,7 @@ from datetime import datetime
 from itertools import islice
 from typing import NamedTuple
 
+import numpy as np
 import pandas as pd
 
 from qualtrics_assets.erd import ANSWERS, EMBEDDED_DATA, RESPONSES
@@ -66,19 +67,28 @@ _META = "meta"  # plan of a metadata key
 _EMBEDDED = "embedded"  # plan of an embedded-data key
 
 
+# Answers columns fixed by the export key: stored once per key, expanded per batch by index.
+_PLAN_COLUMNS = ("field", "question_id", "loop_id", "sub_question_id", "part")
+# Distinct values remembered per resolving key (recodes are few; this only bounds odd data).
+_VALUE_CACHE_LIMIT = 1_000
+
+
 class _AnswerPlan(NamedTuple):
     """How every value under one export key becomes answers rows (decided once per key)."""
 
+    field: str
     question_id: str
     loop_id: str | None
     sub_question_id: str | None
-    option_id: str | None
     part: str | None
+    option_id: str | None  # fixed option (rank, "other" text); else resolved per value
     option_by_recode: Mapping[str, str] | None  # resolve the value to an option
     free_text: bool
+    ordinal: int  # position in the normalizer's plan list
+    value_cache: dict  # value -> (code, number, option) for resolving keys
 
 
-def _answer_plan(key_match: re.Match, index: QuestionIndex) -> _AnswerPlan:
+def _answer_plan(key: str, key_match: re.Match, index: QuestionIndex, ordinal: int) -> _AnswerPlan:
     """The contract's export-key table: the rest after the QID, read by the question's kind."""
     loop_id, question_id, rest = key_match.groups()
     info = index.questions.get(question_id)
@@ -86,7 +96,7 @@ def _answer_plan(key_match: re.Match, index: QuestionIndex) -> _AnswerPlan:
     recodes = info.option_by_recode if info else None
 
     def plan(sub=None, option=None, part=None, resolve=None, free_text=False) -> _AnswerPlan:
-        return _AnswerPlan(question_id, loop_id, sub, option, part, resolve, free_text)
+        return _AnswerPlan(key, question_id, loop_id, sub, part, option, resolve, free_text, ordinal, {})
 
     if rest is None:
         return plan(resolve=recodes if kind == MC else None)
@@ -141,7 +151,24 @@ def _number(value: object) -> float | None:
 
 
 def _label(label: object) -> str | None:
-    return None if label is None or isinstance(label, list) else _code(label)
+    if type(label) is str or label is None:
+        return label
+    return None if type(label) is list else _code(label)
+
+
+def _resolved(plan: _AnswerPlan, value: object) -> tuple[str | None, float | None, str | None]:
+    """(value_code, value_number, option_id) of a value under a resolving key, cached per key."""
+    try:
+        return plan.value_cache[value]
+    except KeyError:
+        code = _code(value)
+        result = (code, _number(value), plan.option_by_recode.get(code))
+        if len(plan.value_cache) < _VALUE_CACHE_LIMIT:
+            plan.value_cache[value] = result
+        return result
+    except TypeError:  # unhashable (nested) value
+        code = _code(value)
+        return code, _number(value), plan.option_by_recode.get(code)
 
 
 def _int(value: object) -> int | None:
@@ -173,11 +200,12 @@ def _bool(value: object) -> bool | None:
 
 
 class _Batch:
-    """Column lists for one batch of records."""
+    """Column lists for one batch of records; answers keep a plan ordinal instead of key columns."""
 
     def __init__(self) -> None:
         self.responses: dict[str, list] = {c: [] for c in _RESPONSE_COLUMNS}
-        self.answers: dict[str, list] = {c: [] for c in _ANSWER_COLUMNS}
+        self.answers: dict[str, list] = {c: [] for c in _ANSWER_COLUMNS if c not in _PLAN_COLUMNS}
+        self.answer_plans: list[int] = []
         self.embedded: dict[str, list] = {"response_id": [], "key": [], "value": []}
 
 
@@ -189,6 +217,7 @@ class ResponseNormalizer:
         self.index = index
         self.loaded_at = loaded_at
         self._plans: dict[str, object] = {}
+        self._answer_plans: list[_AnswerPlan] = []
 
     def iter_batches(
         self, records: Iterable[dict], batch_size: int = 50_000
@@ -212,7 +241,7 @@ class ResponseNormalizer:
         constants = {"survey_id": self.survey_id}
         return {
             "responses": table_frame(RESPONSES, batch.responses, constants, self.loaded_at),
-            "answers": table_frame(ANSWERS, batch.answers, constants, self.loaded_at),
+            "answers": table_frame(ANSWERS, self._answer_columns(batch), constants, self.loaded_at),
             "embedded_data": table_frame(EMBEDDED_DATA, batch.embedded, constants, self.loaded_at),
         }
 
@@ -226,9 +255,20 @@ class ResponseNormalizer:
             elif match is None:
                 plan = _EMBEDDED
             else:
-                plan = _answer_plan(match, self.index)
+                plan = _answer_plan(key, match, self.index, len(self._answer_plans))
+                self._answer_plans.append(plan)
             self._plans[key] = plan
         return plan
+
+    def _answer_columns(self, batch: _Batch) -> dict[str, object]:
+        """Batch answers columns, with the per-key columns expanded from the plans by ordinal."""
+        ordinals = np.fromiter(batch.answer_plans, dtype=np.intp, count=len(batch.answer_plans))
+        columns: dict[str, object] = dict(batch.answers)
+        for name in _PLAN_COLUMNS:
+            per_plan = np.empty(len(self._answer_plans), dtype=object)
+            per_plan[:] = [getattr(plan, name) for plan in self._answer_plans]
+            columns[name] = per_plan[ordinals]
+        return columns
 
     def _add(self, batch: _Batch, record: dict) -> None:
         response_id = record.get("responseId")
@@ -236,6 +276,12 @@ class ResponseNormalizer:
             raise ValueError(f"export record without responseId: keys {sorted(record)}")
         values = record.get("values") or {}
         labels = record.get("labels") or {}
+        self._add_response(batch, response_id, values, labels)
+        self._add_values(batch, response_id, values, labels)
+
+    @staticmethod
+    def _add_response(batch: _Batch, response_id: str, values: dict, labels: dict) -> None:
+        """The metadata keys, typed; absent keys (anonymized, in-progress) become nulls."""
         meta = batch.responses
         meta["response_id"].append(response_id)
         for column in _TEXT_METADATA + _DATE_METADATA:
@@ -248,11 +294,11 @@ class ResponseNormalizer:
         meta["location_latitude"].append(_float(values.get("locationLatitude")))
         meta["location_longitude"].append(_float(values.get("locationLongitude")))
 
+    def _add_values(self, batch: _Batch, response_id: str, values: dict, labels: dict) -> None:
+        """Every non-metadata key: answers rows (one per array element) or embedded data."""
         a = batch.answers
-        a_response, a_field, a_index = a["response_id"], a["field"], a["answer_index"]
-        a_question, a_loop, a_sub, a_option = a["question_id"], a["loop_id"], a["sub_question_id"], a["option_id"]
-        a_part, a_code, a_label = a["part"], a["value_code"], a["value_label"]
-        a_number, a_text = a["value_number"], a["value_text"]
+        a_response, a_plan, a_index, a_option = a["response_id"], batch.answer_plans, a["answer_index"], a["option_id"]
+        a_code, a_label, a_number, a_text = a["value_code"], a["value_label"], a["value_number"], a["value_text"]
         embedded = batch.embedded
         plan_of = self._plans.get
         for key, value in values.items():
@@ -264,7 +310,6 @@ class ResponseNormalizer:
                 embedded["key"].append(key)
                 embedded["value"].append(_code(value))
                 continue
-            question_id, loop_id, sub_id, option_id, part, resolve, free_text = plan
             label = labels.get(key)
             if type(value) is list:
                 elements = value
@@ -272,18 +317,22 @@ class ResponseNormalizer:
             else:
                 elements = (value,)
                 element_labels = (label,)
+            ordinal, resolving, free_text = plan.ordinal, plan.option_by_recode is not None, plan.free_text
             for position, element in enumerate(elements):
-                code = _code(element)
                 a_response.append(response_id)
-                a_field.append(key)
+                a_plan.append(ordinal)
                 a_index.append(position)
-                a_question.append(question_id)
-                a_loop.append(loop_id)
-                a_sub.append(sub_id)
-                a_option.append(resolve.get(code) if resolve else option_id)
-                a_part.append(part)
-                a_code.append(code)
                 a_label.append(_label(element_labels[position]) if position < len(element_labels) else None)
+                if resolving:
+                    code, number, option = _resolved(plan, element)
+                    a_code.append(code)
+                    a_number.append(number)
+                    a_option.append(option)
+                    a_text.append(None)
+                    continue
+                code = _code(element)
+                a_code.append(code)
+                a_option.append(plan.option_id)
                 if free_text:
                     a_number.append(None)
                     a_text.append(code)
