@@ -44,7 +44,13 @@ def parse_timestamp(value: object) -> datetime | None:
 
 
 def to_utc_series(values: Iterable[object]) -> pd.Series:
-    """Many dates at once (vectorised: the response path parses millions) -> datetime64[ns]."""
-    cleaned = pd.Series([_clean(v) for v in values], dtype=object)
-    parsed = pd.to_datetime(cleaned, utc=True, format="ISO8601")
-    return parsed.dt.tz_convert(None).astype("datetime64[ns]")
+    """Many dates at once -> datetime64[ns]; vectorised for the usual all-`Z` export columns.
+
+    Mixed spellings go through `parse_timestamp` one by one: pandas' ISO8601 parser applies one
+    value's offset to the naive values that follow it.
+    """
+    cleaned = [_clean(v) for v in values]
+    if all(type(v) is str and v.endswith("Z") for v in cleaned if v is not None):
+        parsed = pd.to_datetime(pd.Series(cleaned, dtype=object), utc=True, format="ISO8601")
+        return parsed.dt.tz_convert(None).astype("datetime64[ns]")
+    return pd.Series([parse_timestamp(v) for v in cleaned], dtype="datetime64[ns]")
