@@ -210,9 +210,14 @@ class Transport:
                                    survey_id=survey_id, url_host=host)
         if self.base.same_origin(scheme, host, port):
             return url
-        if scheme == "https" and (host == QUALTRICS_DOMAIN or host.endswith("." + QUALTRICS_DOMAIN)) \
-                and port in (None, 443):
-            return url
+        qualtrics_host = host == QUALTRICS_DOMAIN or host.endswith("." + QUALTRICS_DOMAIN)
+        if scheme == "https" and qualtrics_host and port in (None, 443) and self.base.datacenter is not None:
+            return url  # Qualtrics proxying between its datacenters (base URL is a Qualtrics host too)
+        if qualtrics_host and self.proxied_host == host:
+            raise WrongDatacenterError(
+                f"Qualtrics proxied the request and sent {route} on to {host}, which is not the configured "
+                f"host {self.base.origin}; not following it", route=route, survey_id=survey_id, right_host=host,
+                url_host=host, hint=f"set QUALTRICS_BASE_URL=https://{host}")
         raise ForeignHostError(
             f"refusing to follow a URL to {scheme}://{host}{':' + str(port) if port else ''} "
             f"(configured host {self.base.origin}; credentials only go to it or to https://*.qualtrics.com)",
@@ -360,7 +365,8 @@ class Transport:
                 raise  # pragma: no cover - _classify_exception always raises
             self.stats.record_status(resp.status_code)
             status = resp.status_code
-            if status == 401 and authenticated and self.auth.can_renew() and not renewed:
+            if status == 401 and authenticated and self.auth.can_renew() and not renewed \
+                    and not self._names_other_datacenter(resp):
                 renewed = True
                 resp.close()
                 self.stats.add(auth_renewals=1)
@@ -372,6 +378,15 @@ class Transport:
                 body = self._safe_body(resp)
                 raise _Retryable(str(status), status=status, retry_after=retry_after, body=body)
             return resp
+
+    @staticmethod
+    def _names_other_datacenter(resp: requests.Response) -> bool:
+        """True if a 401 says "use this host instead" (renewing the token would not help)."""
+        try:
+            message, _, _, notice = parse_envelope_error(resp.json())
+        except ValueError:
+            return False
+        return bool(proxied_host_from(message) or proxied_host_from(notice))
 
     def _throttle(self, route: str) -> None:
         waited = self.bucket.acquire()
