@@ -36,7 +36,7 @@ def question_definition(q: Question, survey: Survey) -> dict:
     }
     if q.sub_selector is not None:
         d["SubSelector"] = q.sub_selector
-    d["Configuration"] = {"QuestionDescriptionOption": "UseText"}
+    d["Configuration"] = {"QuestionDescriptionOption": "UseText", "LabelPosition": "BELOW"}
     d["QuestionDescription"] = q.description
     if q.choices:
         d["Choices"] = _choice_map(q.choices)
@@ -89,26 +89,45 @@ def _block(b: Block) -> dict:
 
 
 def _flow(s: Survey) -> dict:
-    flow: list[dict] = [{
-        "Type": "EmbeddedData", "FlowID": "FL_2",
+    flow: list[dict] = [{"Type": "Group", "FlowID": "FL_2", "Description": "Embedded Data", "Flow": [{
+        "Type": "EmbeddedData", "FlowID": "FL_20", "Description": "Embedded Data",
         "EmbeddedData": [{"Description": name, "Type": "Custom", "Field": name, "VariableType": "String",
-                          "DataVisibility": [], "AnalyzeText": False, **({"Value": value} if value is not None else {})}
-                         for name, value in s.embedded]}]
+                          "DataVisibility": [], **({"Value": value} if value is not None else {})}
+                         for name, value in s.embedded]}]}]
     for k, b in enumerate(x for x in s.blocks if x.type != "Trash"):
-        flow.append({"Type": "Block" if b.type == "Default" else "Standard", "ID": b.id, "FlowID": f"FL_{k + 3}"})
+        flow.append({"Type": "Standard", "ID": b.id, "FlowID": f"FL_{k + 3}"})
     return {"Type": "Root", "FlowID": "FL_1", "Flow": flow, "Properties": {"Count": len(flow) + 1, "RemovedFieldsets": []}}
+
+
+# SurveyOptions defaults, as in the recorded fetch_description (survey-specific keys set below).
+_OPTION_DEFAULTS = {
+    "BackButton": "false", "SaveAndContinue": "true", "SurveyProtection": "PublicSurvey",
+    "BallotBoxStuffingPrevention": "false", "NoIndex": "Yes", "SecureResponseFiles": "true", "SurveyExpiration": None,
+    "SurveyTermination": "DefaultMessage", "Header": "", "Footer": "", "ProgressBarDisplay": "None",
+    "PartialData": "+1 week", "ValidationMessage": None, "PreviousButton": " ← ", "NextButton": " → ",
+    "SkinLibrary": "Qualtrics", "SkinType": "MQ", "Skin": "xmskin", "NewScoring": 1, "libraryId": "",
+    "nextButtonMid": "", "previousButtonMid": "", "headerMid": "", "footerMid": "", "QuestionsPerPage": "",
+    "PageTransition": "None", "Autofocus": "false", "Autoadvance": "false", "AutoadvancePages": "false",
+    "ExternalCSS": None, "CustomStyles": {}, "HighlightQuestions": "off", "EOSMessage": "", "ShowExportTags": "false",
+    "CollectGeoLocation": "false", "SurveyTitle": "Qualtrics Survey | Qualtrics Experience Management",
+    "SurveyMetaDescription": "", "PasswordProtection": "No", "AnonymizeResponse": "No", "Password": "",
+    "RefererCheck": "No", "RefererURL": "http://", "BallotBoxStuffingPreventionBehavior": "DefaultMessage",
+    "BallotBoxStuffingPreventionMessage": "", "BallotBoxStuffingPreventionMessageLibrary": "",
+    "BallotBoxStuffingPreventionURL": None, "RecaptchaV3": "false", "ConfirmStart": False, "AutoConfirmStart": False,
+    "RelevantID": "false", "UseCustomSurveyLinkCompletedMessage": None, "SurveyLinkCompletedMessage": "",
+    "SurveyLinkCompletedMessageLibrary": "", "ResponseSummary": "No", "EOSMessageLibrary": "",
+    "EOSRedirectURL": "https://", "EmailThankYou": "false", "ThankYouEmailMessageLibrary": None,
+    "ThankYouEmailMessage": None, "ValidateMessage": "false", "ValidationMessageLibrary": None,
+    "InactiveSurvey": "DefaultMessage", "PartialDataCloseAfter": "LastActivity",
+    "InactiveMessageLibrary": "", "InactiveMessage": "", "AvailableLanguages": {"EN": []},
+}
 
 
 def _survey_options(s: Survey) -> dict:
     start, end = s.expiration
-    return {
-        "BackButton": "false", "SaveAndContinue": "true", "SurveyProtection": "PublicSurvey",
-        "BallotBoxStuffingPrevention": "false", "NoIndex": "Yes", "SecureResponseFiles": "true",
-        "SurveyExpiration": "on" if end else None, "SurveyTermination": "DefaultMessage", "Header": "", "Footer": "",
-        "ProgressBarDisplay": "None", "PartialData": "+1 week", "PreviousButton": " ← ", "NextButton": " → ",
-        "SurveyTitle": "Qualtrics Survey | Qualtrics Experience Management", "SurveyMetaDescription": "",
-        "SurveyName": s.name, "SurveyLanguage": "EN", "ActiveResponseSet": "RS_sandboxDefault",
-        "InactiveSurvey": "DefaultMessage", "SurveyStartDate": iso(start) if start else None,
+    return _OPTION_DEFAULTS | {
+        "SurveyExpiration": "on" if end else None, "ActiveResponseSet": "RS_sandboxDefault", "SurveyName": s.name,
+        "SurveyLanguage": "EN", "SurveyStartDate": iso(start) if start else None,
         "SurveyExpirationDate": iso(end) if end else None, "SurveyCreationDate": iso(s.creation),
     }
 
