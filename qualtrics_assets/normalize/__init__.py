@@ -41,6 +41,22 @@ How an export record (JSON / NDJSON `{"responseId", "values", "labels"}`) maps t
   `value_label` = labels[key] (element-wise for arrays) when present.
 - embedded_data: every other key of `values` (declared embedded-data fields and anything unknown),
   value as text.
+
+Clarifications (decided while implementing; the rules above still hold)
+----------------------------------------------------------------------
+- Matrix / SBS columns: RecodeValues recode the Answers (options); a sub_question's `recode_value`
+  is its id. Slider / TE-FORM statements and MC / RO options use RecodeValues[id] as above.
+- `display_order` counts only ids that exist in the map (stale ids in ChoiceOrder are skipped).
+- SBS column rows take type, selector, texts and export tag from their `AdditionalQuestions`
+  entry, and block, order, trash and loop flags from the parent; `force_response` and
+  `has_display_logic` from the entry, else the parent. `force_response` is null without a
+  ForceResponse setting; `has_display_logic` is false without DisplayLogic.
+- `_recordId` is metadata (it repeats responseId) and is not stored. A key declared as an
+  embedded-data field in the flow is embedded data even if it looks like a QID key. A null value
+  still gives a row (null value_code); nested values are stored as JSON text.
+- surveys: one row per GET /surveys element; the GET /surveys/{id} result wins where it has a
+  value (`lastModifiedDate` over the list's `lastModified`); organization, expiration and
+  responseCounts come from it only. users: GET /users element keys, absent keys null.
 """
 
 from qualtrics_assets.normalize.definitions import (
