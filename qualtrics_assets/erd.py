@@ -268,6 +268,23 @@ EMBEDDED_DATA = Table(
     relationships=(Relationship(("response_id",), "responses", ("response_id",)),),
 )
 
+SYNC_LOG = Table(
+    name="sync_log",
+    description=(
+        "Bookkeeping: when each table was last written for each survey, in the same transaction "
+        "as the data, so freshness checks and incremental syncs never disagree with the rows."
+    ),
+    columns=(
+        _key("table_name", "Table written (`responses`, `questions`, …)."),
+        _key("survey_id", "Survey partition written, or `*` for account-level tables."),
+        _c("synced_at", "TIMESTAMP", "When the write committed (UTC).", False),
+        _c("row_count", "BIGINT", "Rows written for this survey by that write."),
+        _c("run_id", "VARCHAR", "Dagster run that wrote them."),
+    ),
+    primary_key=("table_name", "survey_id"),
+)
+ALL_SURVEYS = "*"
+
 TABLES: tuple[Table, ...] = (
     USERS,
     SURVEYS,
@@ -278,7 +295,7 @@ TABLES: tuple[Table, ...] = (
     ANSWERS,
     EMBEDDED_DATA,
 )
-TABLES_BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
+TABLES_BY_NAME: dict[str, Table] = {t.name: t for t in (*TABLES, SYNC_LOG)}
 
 
 def table(name: str) -> Table:

@@ -10,6 +10,7 @@ gained, and emits the table metadata the Dagster UI shows. Connections come from
 
 
 import os
+from datetime import datetime, timezone
 from collections.abc import Sequence
 
 import dagster as dg
@@ -50,6 +51,7 @@ class QualtricsWarehouseIOManager(dg.ConfigurableIOManager):
                 self._delete_slice(con, table, partitions)
                 written = self._insert(con, table, obj)
                 total = con.execute(f"SELECT count(*) FROM {_qualified(table)}").fetchone()[0]
+                self._log_sync(con, context, table, partitions)
         finally:
             if isinstance(obj, StagedTable):
                 obj.cleanup()
@@ -103,6 +105,20 @@ class QualtricsWarehouseIOManager(dg.ConfigurableIOManager):
         con.register("qa_output", obj)  # dropped with the connection
         con.execute(f"INSERT INTO {_qualified(table)} BY NAME SELECT * FROM qa_output")
         return len(obj)
+
+    def _log_sync(self, con, context: dg.OutputContext, table: erd.Table, partitions: Sequence[str]) -> None:
+        """Record the write in `sync_log`, inside the data's own transaction."""
+        ensure_table(con, erd.SYNC_LOG)
+        for survey_id in partitions or [erd.ALL_SURVEYS]:
+            rows = con.execute(
+                f"SELECT count(*) FROM {_qualified(table)}"
+                + (f" WHERE {quote(table.partition_column)} = ?" if partitions else ""),
+                [survey_id] if partitions else [],
+            ).fetchone()[0]
+            con.execute(
+                f"INSERT OR REPLACE INTO {_qualified(erd.SYNC_LOG)} VALUES (?, ?, ?, ?, ?)",
+                [table.name, survey_id, datetime.now(timezone.utc).replace(tzinfo=None), rows, context.run_id],
+            )
 
     # ---- input -------------------------------------------------------------------------------
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:

@@ -1,0 +1,1 @@
+"""Software-defined assets: account tables (users, surveys) and per-survey tables."""

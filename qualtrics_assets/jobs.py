@@ -1,0 +1,19 @@
+"""Jobs: the account tables, and the per-survey tables (run once per survey partition)."""
+
+import dagster as dg
+
+from qualtrics_assets.assets.account import surveys, users
+from qualtrics_assets.assets.responses import survey_responses
+from qualtrics_assets.assets.survey_contents import survey_contents
+
+account_job = dg.define_asset_job(
+    "qualtrics_account_job",
+    selection=dg.AssetSelection.assets(users, surveys),
+    description="Users and surveys of the Qualtrics account.",
+)
+
+survey_job = dg.define_asset_job(
+    "qualtrics_survey_job",
+    selection=dg.AssetSelection.assets(survey_contents, survey_responses),
+    description="Questions, options, sub-questions, responses, answers and embedded data of one survey.",
+)

@@ -1,0 +1,40 @@
+"""Operator settings read from the environment when the code location loads (all optional)."""
+
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+
+
+def _number(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a number; unset it to use the default {default:g}") from None
+    if value <= 0:
+        raise ValueError(f"{name}={raw!r} must be positive; unset it to use the default {default:g}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    account_freshness: timedelta
+    survey_freshness: timedelta
+    sensor_interval_seconds: int
+    survey_refresh_every: timedelta
+    sensor_max_count_reads: int
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        return cls(
+            account_freshness=timedelta(hours=_number("QUALTRICS_ACCOUNT_FRESHNESS_HOURS", 24)),
+            survey_freshness=timedelta(hours=_number("QUALTRICS_SURVEY_FRESHNESS_HOURS", 6)),
+            sensor_interval_seconds=int(_number("QUALTRICS_SENSOR_INTERVAL_SECONDS", 300)),
+            survey_refresh_every=timedelta(minutes=_number("QUALTRICS_SURVEY_REFRESH_MINUTES", 180)),
+            sensor_max_count_reads=int(_number("QUALTRICS_SENSOR_MAX_COUNT_READS", 50)),
+        )
+
+
+SETTINGS = Settings.from_env()

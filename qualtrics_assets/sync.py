@@ -1,0 +1,90 @@
+"""Sync every survey (or the ones named) from the command line: no UI, no daemon.
+
+Runs the account job, registers every listed survey as a partition, then runs the survey job
+once per survey, all in this process against the Dagster instance in `DAGSTER_HOME` (so the runs
+and partitions show up in `dagster dev` afterwards). One failing survey does not stop the others.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+import dagster as dg
+
+from qualtrics_assets.normalize.ids import validate_survey_id
+from qualtrics_assets.partitions import survey_partitions
+from qualtrics_assets.warehouse.connection import connect
+
+DEFAULT_DAGSTER_HOME = ".dagster_home"
+
+
+def _instance() -> dg.DagsterInstance:
+    """The instance in DAGSTER_HOME; defaults to ./.dagster_home so partitions persist."""
+    if not os.environ.get("DAGSTER_HOME"):
+        home = Path(DEFAULT_DAGSTER_HOME).resolve()
+        home.mkdir(exist_ok=True)
+        os.environ["DAGSTER_HOME"] = str(home)
+    return dg.DagsterInstance.get()
+
+
+def _listed_survey_ids(defs: dg.Definitions) -> list[str]:
+    with dg.build_resources({"qualtrics": defs.resources["qualtrics"]}) as resources:
+        return sorted(validate_survey_id(s["id"]) for s in resources.qualtrics.get_client().iter_surveys())
+
+
+def _failure(result: dg.ExecuteInProcessResult) -> str:
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data.error:
+            return event.step_failure_data.error.message.strip().splitlines()[-1]
+    return "run failed"
+
+
+def landed_summary(defs: dg.Definitions) -> list[tuple[str, int, int]]:
+    """(table, rows, surveys) for every table in the warehouse: what a sync left behind."""
+    with connect(defs.resources["warehouse"]) as con:
+        tables = con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'qualtrics' ORDER BY 1"
+        ).fetchall()
+        summary = []
+        for (name,) in tables:
+            has_survey = con.execute(
+                "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'qualtrics'"
+                " AND table_name = ? AND column_name = 'survey_id'",
+                [name],
+            ).fetchone()[0]
+            rows, surveys = con.execute(
+                f'SELECT count(*), {"count(DISTINCT survey_id)" if has_survey else "0"} FROM qualtrics."{name}"'
+            ).fetchone()
+            summary.append((name, rows, surveys))
+    return summary
+
+
+def run_sync(defs: dg.Definitions, survey_ids: list[str] | None = None, out=sys.stdout) -> int:
+    """Sync and print what happened; returns a process exit code (0 only if everything synced)."""
+    instance = _instance()
+    failures: list[str] = []
+    if not survey_ids:
+        account = defs.resolve_job_def("qualtrics_account_job").execute_in_process(
+            instance=instance, raise_on_error=False
+        )
+        print(f"account tables: {'ok' if account.success else 'FAILED: ' + _failure(account)}", file=out)
+        if not account.success:
+            failures.append("account")
+        survey_ids = _listed_survey_ids(defs)
+    survey_ids = [validate_survey_id(s) for s in survey_ids]
+    new = [s for s in survey_ids if not instance.has_dynamic_partition(survey_partitions.name, s)]
+    if new:
+        instance.add_dynamic_partitions(survey_partitions.name, new)
+    job = defs.resolve_job_def("qualtrics_survey_job")
+    for survey_id in survey_ids:
+        result = job.execute_in_process(instance=instance, partition_key=survey_id, raise_on_error=False)
+        print(f"{survey_id}: {'ok' if result.success else 'FAILED: ' + _failure(result)}", file=out)
+        if not result.success:
+            failures.append(survey_id)
+    print(f"\nwarehouse {defs.resources['warehouse'].database}:", file=out)
+    for name, rows, surveys in landed_summary(defs):
+        print(f"  qualtrics.{name:<17} {rows:>10} rows" + (f"  {surveys} surveys" if surveys else ""), file=out)
+    if failures:
+        print(f"\n{len(failures)} failed: {', '.join(failures)}", file=out)
+        return 1
+    return 0
