@@ -112,15 +112,15 @@ def _placed_questions(definition: dict) -> Iterator[_Placed]:
 
     Each SBS question is followed by its columns, which share its block and order.
     """
-    questions = _as_map(definition.get("Questions"))
+    questions = {k: v for k, v in _as_map(definition.get("Questions")).items() if isinstance(v, dict)}
     blocks = _blocks(definition)
     flowed = list(dict.fromkeys(e["ID"] for e in _flow_elements(definition) if e.get("ID") in blocks))
     block_of: dict[str, str] = {}
     for block_id in flowed + [b for b in blocks if b not in flowed]:
         for qid in _question_ids(blocks[block_id]):
             block_of.setdefault(qid, block_id)
-    in_flow = [qid for b in flowed for qid in _question_ids(blocks[b]) if qid in questions]
-    ordered = list(dict.fromkeys(in_flow)) + [q for q in questions if q not in set(in_flow)]
+    in_flow = dict.fromkeys(qid for b in flowed for qid in _question_ids(blocks[b]) if qid in questions)
+    ordered = list(in_flow) + [q for q in questions if q not in in_flow]
     for order, qid in enumerate(ordered, start=1):
         block_id = block_of.get(qid)
         block = blocks.get(block_id, {})
@@ -182,9 +182,8 @@ def _question_row(placed: _Placed) -> dict:
 
 def _ordered(items: dict, order: object) -> list[str]:
     """Ids in display order: those listed in the order first, then the rest in map order."""
-    listed = [str(i) for i in order if str(i) in items] if isinstance(order, list) else []
-    listed = list(dict.fromkeys(listed))
-    return listed + [i for i in items if i not in set(listed)]
+    listed = dict.fromkeys(str(i) for i in order if str(i) in items) if isinstance(order, list) else {}
+    return list(listed) + [i for i in items if i not in listed]
 
 
 def _items(question: dict, items_key: str, order_key: str, recodes: dict | None) -> list[dict]:
