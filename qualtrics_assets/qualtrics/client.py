@@ -135,6 +135,18 @@ class QualtricsClient:
                                       survey_id=survey_id, request_id=(body.get("meta") or {}).get("requestId"))
         return dict(result)
 
+    def post(self, path: str, json_body: Any = None, *, route: str = "post", survey_id: str | None = None,
+             idempotent: bool = False) -> dict:
+        """POST ``/API/v3/{path}`` and return the whole envelope.
+
+        A POST is retried only when Qualtrics provably did not execute it (connection refused,
+        429, 503). After an ambiguous failure (timeout, dropped connection, 500/502/504) it raises
+        :class:`AmbiguousRequestError` / :class:`ServerError` instead of repeating, unless the
+        caller declares the call ``idempotent=True``.
+        """
+        return self._transport.request_json("POST", self._transport.api_url(path), route=route,
+                                            survey_id=survey_id, json_body=json_body, retry_ambiguous=idempotent)
+
     def iter_elements(self, path: str, *, route: str, params: Mapping[str, Any] | None = None,
                       survey_id: str | None = None) -> Iterator[dict]:
         """Yield ``result.elements`` of a list endpoint, following ``nextPage`` exactly as given.

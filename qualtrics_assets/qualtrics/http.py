@@ -325,6 +325,8 @@ class Transport:
         def stop(rs: tenacity.RetryCallState) -> bool:
             if rs.attempt_number >= s.max_attempts:
                 return True
+            if s.max_total_wait_s > 0 and rs.idle_for >= s.max_total_wait_s - 1e-9:
+                return True  # the wait budget is spent (the last wait was clamped to what was left)
             return rs.idle_for + rs.upcoming_sleep > s.max_total_wait_s + 1e-9
 
         def before_sleep(rs: tenacity.RetryCallState) -> None:
