@@ -1,10 +1,10 @@
-# `make test` on a fresh machine creates .venv, installs the project with its dev extra, runs the suite.
+# Every target installs what it needs: on a fresh machine `make sync` or `make test` is enough.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test sync demo clean
+.PHONY: install sync test dev sandbox clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,8 +14,21 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Sync the account in QUALTRICS_* (env or .env) into DuckDB; with none, the bundled sandbox.
+sync: $(STAMP)
+	$(BIN)/python -m qualtrics_assets_tests.demo
+
 test: $(STAMP)
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The Dagster UI and daemons, with partitions and runs kept in ./.dagster_home.
+dev: $(STAMP)
+	mkdir -p .dagster_home && touch .dagster_home/dagster.yaml
+	DAGSTER_HOME=$(CURDIR)/.dagster_home $(BIN)/dagster dev
+
+# A sandbox Qualtrics to point `make dev` at: prints the QUALTRICS_* values to use.
+sandbox: $(STAMP)
+	$(BIN)/python -m qualtrics_assets_tests.sandbox --port 8765
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache .dagster_home .dagster_home_sandbox sandbox_warehouse.duckdb

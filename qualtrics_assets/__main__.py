@@ -3,6 +3,8 @@
 import argparse
 import sys
 
+from dotenv import load_dotenv
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m qualtrics_assets", description=__doc__)
@@ -10,6 +12,8 @@ def main(argv: list[str] | None = None) -> int:
     sync = commands.add_parser("sync", help="sync the account tables and every survey (or only --survey ones)")
     sync.add_argument("--survey", action="append", metavar="SV_ID", help="sync only this survey (repeatable)")
     args = parser.parse_args(argv)
+    load_dotenv()  # like the dagster CLIs, read QUALTRICS_* from ./.env
+
 
     from qualtrics_assets.definitions import defs
     from qualtrics_assets.sync import run_sync

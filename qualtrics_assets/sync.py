@@ -11,19 +11,25 @@ from pathlib import Path
 
 import dagster as dg
 
+from qualtrics_assets import erd
 from qualtrics_assets.normalize.ids import validate_survey_id
 from qualtrics_assets.partitions import survey_partitions
 from qualtrics_assets.warehouse.connection import connect
+from qualtrics_assets.warehouse.ddl import ensure_table
 
 DEFAULT_DAGSTER_HOME = ".dagster_home"
+
+
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 def _instance() -> dg.DagsterInstance:
     """The instance in DAGSTER_HOME; defaults to ./.dagster_home so partitions persist."""
     if not os.environ.get("DAGSTER_HOME"):
-        home = Path(DEFAULT_DAGSTER_HOME).resolve()
-        home.mkdir(exist_ok=True)
-        os.environ["DAGSTER_HOME"] = str(home)
+        os.environ["DAGSTER_HOME"] = str(Path(DEFAULT_DAGSTER_HOME).resolve())
+    home = Path(os.environ["DAGSTER_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "dagster.yaml").touch()  # an explicit (default) instance config: no "not found" notice
     return dg.DagsterInstance.get()
 
 
@@ -39,23 +45,15 @@ def _failure(result: dg.ExecuteInProcessResult) -> str:
     return "run failed"
 
 
-def landed_summary(defs: dg.Definitions) -> list[tuple[str, int, int]]:
-    """(table, rows, surveys) for every table in the warehouse: what a sync left behind."""
+def landed_summary(defs: dg.Definitions) -> list[tuple[str, int, int | None]]:
+    """(table, rows, surveys) for every ERD table: what a sync left behind."""
+    summary = []
     with connect(defs.resources["warehouse"]) as con:
-        tables = con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'qualtrics' ORDER BY 1"
-        ).fetchall()
-        summary = []
-        for (name,) in tables:
-            has_survey = con.execute(
-                "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'qualtrics'"
-                " AND table_name = ? AND column_name = 'survey_id'",
-                [name],
-            ).fetchone()[0]
-            rows, surveys = con.execute(
-                f'SELECT count(*), {"count(DISTINCT survey_id)" if has_survey else "0"} FROM qualtrics."{name}"'
-            ).fetchone()
-            summary.append((name, rows, surveys))
+        for table in erd.TABLES:
+            ensure_table(con, table)
+            surveys = "count(DISTINCT survey_id)" if "survey_id" in table.column_names else "NULL"
+            rows, count = con.execute(f"SELECT count(*), {surveys} FROM {table.qualified_name}").fetchone()
+            summary.append((table.name, rows, count))
     return summary
 
 
@@ -65,7 +63,7 @@ def run_sync(defs: dg.Definitions, survey_ids: list[str] | None = None, out=sys.
     failures: list[str] = []
     if not survey_ids:
         account = defs.resolve_job_def("qualtrics_account_job").execute_in_process(
-            instance=instance, raise_on_error=False
+            instance=instance, raise_on_error=False, run_config=QUIET
         )
         print(f"account tables: {'ok' if account.success else 'FAILED: ' + _failure(account)}", file=out)
         if not account.success:
@@ -77,13 +75,21 @@ def run_sync(defs: dg.Definitions, survey_ids: list[str] | None = None, out=sys.
         instance.add_dynamic_partitions(survey_partitions.name, new)
     job = defs.resolve_job_def("qualtrics_survey_job")
     for survey_id in survey_ids:
-        result = job.execute_in_process(instance=instance, partition_key=survey_id, raise_on_error=False)
+        result = job.execute_in_process(
+            instance=instance, partition_key=survey_id, raise_on_error=False, run_config=QUIET
+        )
         print(f"{survey_id}: {'ok' if result.success else 'FAILED: ' + _failure(result)}", file=out)
         if not result.success:
             failures.append(survey_id)
-    print(f"\nwarehouse {defs.resources['warehouse'].database}:", file=out)
+    database = defs.resources["warehouse"].database
+    print(f"\nwarehouse {database}:", file=out)
     for name, rows, surveys in landed_summary(defs):
-        print(f"  qualtrics.{name:<17} {rows:>10} rows" + (f"  {surveys} surveys" if surveys else ""), file=out)
+        print(f"  qualtrics.{name:<17} {rows:>10} rows" + ("" if surveys is None else f" from {surveys} surveys"), file=out)
+    print(
+        f"\nExplore it: .venv/bin/python -c \"import duckdb; "
+        f"duckdb.connect('{database}', read_only=True).sql('FROM qualtrics.answers LIMIT 10').show()\"",
+        file=out,
+    )
     if failures:
         print(f"\n{len(failures)} failed: {', '.join(failures)}", file=out)
         return 1
