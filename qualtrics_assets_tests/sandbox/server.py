@@ -114,7 +114,7 @@ class SandboxServer:
     # --- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> "SandboxServer":
-        self.thread = threading.Thread(target=self.httpd.serve_forever, name="qualtrics-sandbox", daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), name="qualtrics-sandbox", daemon=True)
         self.thread.start()
         return self
 
@@ -141,7 +141,7 @@ class SandboxServer:
     # --- request handling ------------------------------------------------------------------
 
     def handle(self, h: "_Handler", method: str) -> None:
-        h.body, h.sent_status = None, None
+        h.body = None
         h.read_body()
         url = urllib.parse.urlsplit(h.path)
         path = url.path.rstrip("/") or "/"
@@ -154,10 +154,9 @@ class SandboxServer:
             if match and m == method:
                 route, params, scope = name, match.groupdict(), sc
                 break
-        auth = "none"
-        status: int | None = None
+        auth = self._auth_kind(h, route)
+        h.record = RequestRecord(method, url.path, route, None, auth)
         try:
-            auth = self._auth_kind(h, route)
             slow = self.faults.take(route, {"slow"})
             if slow:
                 time.sleep(float(slow.params.get("delay", 1.0)))
@@ -165,19 +164,15 @@ class SandboxServer:
             if route == "unknown":
                 raise ApiError(404, "The requested resource does not exist.", None)
             if route == "token":
-                status = self._token(h)
+                self._token(h)
                 return
             scopes = self._authenticate(h, auth, route)
             if scope and scope not in scopes and "manage:all" not in scopes:
                 raise ApiError(403, "The operation is forbidden.", "QMST_2.1")
             result = getattr(self, "_r_" + route)(h, query, **params)
-            if result is None:  # the route wrote its own response (file download)
-                status = h.sent_status
-                return
-            status = 200
-            self._send_envelope(h, 200, {"result": result}, auth)
+            if result is not None:  # None: the route wrote its own response (file download)
+                self._send_envelope(h, 200, {"result": result}, auth)
         except ApiError as err:
-            status = err.status
             meta_error = {"errorMessage": err.message}
             if err.code:
                 meta_error["errorCode"] = err.code
@@ -185,11 +180,14 @@ class SandboxServer:
                 meta_error["instanceId"] = str(uuid.uuid4())
             self._send_envelope(h, err.status, {"meta_error": meta_error}, auth, err.headers)
         except Dropped:
+            self._log(h, None)
             h.close_connection = True
-            status = None
-        finally:
-            with self.lock:
-                self.requests.append(RequestRecord(method, url.path, route, status, auth))
+
+    def _log(self, h, status: int | None) -> None:
+        """Log the request before answering it, so a client that got an answer finds it logged."""
+        h.record.status = status
+        with self.lock:
+            self.requests.append(h.record)
 
     def _auth_kind(self, h, route) -> str:
         if route == "token":
@@ -260,6 +258,7 @@ class SandboxServer:
 
     def _send_json(self, h, status: int, body: dict, headers: dict | None = None) -> int:
         data = json.dumps(body, ensure_ascii=False, default=_jsonable).encode("utf-8")
+        self._log(h, status)
         h.send_response(status)
         h.send_header("Content-Type", "application/json")
         h.send_header("Content-Length", str(len(data)))
@@ -267,7 +266,6 @@ class SandboxServer:
             h.send_header(k, v)
         h.end_headers()
         h.wfile.write(data)
-        h.sent_status = status
         return status
 
     def _send_envelope(self, h, status: int, body: dict, auth: str, headers: dict | None = None) -> None:
@@ -419,12 +417,12 @@ class SandboxServer:
             ctype = {"json": "application/json", "ndjson": "application/x-ndjson", "csv": "text/csv",
                      "tsv": "text/tab-separated-values"}[job.request.format]
             disposition = f"attachment; filename={urllib.parse.quote_plus(job.member_name)}"
+        self._log(h, 200)
         h.send_response(200)
         h.send_header("Content-Type", ctype)
         h.send_header("Content-Disposition", disposition)
         h.send_header("Content-Length", str(job.size))
         h.end_headers()
-        h.sent_status = 200
         limit = job.size // 2 if truncate else job.size
         sent = 0
         with open(job.path, "rb") as f:
@@ -453,9 +451,8 @@ class SandboxServer:
             status = 200
         except (KeyError, StopIteration, ValueError, TypeError) as err:
             result, status = {"error": f"{type(err).__name__}: {err}"}, 400
+        h.record = RequestRecord(method, path, "control", None, "none")
         self._send_json(h, status, {"result": result})
-        with self.lock:
-            self.requests.append(RequestRecord(method, path, "control", status, "none"))
 
     def _control_dispatch(self, method: str, parts: list[str], body: dict):
         acct = self.account
@@ -503,7 +500,7 @@ class SandboxServer:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     sandbox: SandboxServer
-    sent_status: int | None = None
+    record: RequestRecord
 
     body: bytes | None = None
 
