@@ -5,6 +5,8 @@ import sys
 
 from dotenv import load_dotenv
 
+from qualtrics_assets.normalize.ids import validate_survey_id
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m qualtrics_assets", description=__doc__)
@@ -12,6 +14,11 @@ def main(argv: list[str] | None = None) -> int:
     sync = commands.add_parser("sync", help="sync the account tables and every survey (or only --survey ones)")
     sync.add_argument("--survey", action="append", metavar="SV_ID", help="sync only this survey (repeatable)")
     args = parser.parse_args(argv)
+    for survey_id in args.survey or []:
+        try:
+            validate_survey_id(survey_id)
+        except ValueError as error:
+            parser.error(str(error))
     load_dotenv()  # like the dagster CLIs, read QUALTRICS_* from ./.env
 
 

@@ -44,6 +44,9 @@ def build_definitions(resources: dict[str, object]) -> dg.Definitions:
             )
         ],
         resources=resources,
+        # A run is one survey (or the account): its steps are API-bound and share one client and
+        # OAuth token in-process; parallelism comes from concurrent runs, one per partition.
+        executor=dg.in_process_executor,
     )
 
 
