@@ -498,3 +498,37 @@ def make_response(survey: Survey, i: int, variant: int = 0, recorded: datetime |
         elif mrng.random() < 0.6:
             embedded[name] = default if default is not None else str(mrng.randint(100000, 999999))
     return Response(rid, i, meta, labels, entries, embedded, recorded_at, start, end)
+
+
+EXTRA_EMBEDDED = [("department", None), ("location", "HQ"), ("tenure_band", None)]
+
+
+def widen_survey(survey: Survey, copies: int, extra_embedded: bool = True) -> Survey:
+    """Append `copies` more sets of the standard question blocks (13 flowed questions each) to `survey`.
+
+    For benchmarks that want long surveys (`widen_survey(s, 2)` gives 40 questions). Each copy draws
+    from its own seeded stream, so the survey's original questions, the default account and its
+    ground truth are unchanged; the copy's intro block becomes a Standard block and its trash
+    question is dropped. `extra_embedded` adds three embedded-data fields. Mutates and returns `survey`.
+    """
+    if copies < 0:
+        raise ValueError("copies must be >= 0")
+    trash = [b for b in survey.blocks if b.type == "Trash"]
+    kept = [b for b in survey.blocks if b.type != "Trash"]
+    for c in range(1, copies + 1):
+        rng = rng_for(survey.seed, survey.id, "copy", c)
+        qs, blocks = make_questions(rng, start=survey.next_qid)
+        for b in blocks:
+            if b.type == "Trash":
+                continue
+            b.type = "Standard"
+            b.description = f"{b.description} ({c + 1})"
+            kept.append(b)
+        for q in qs:
+            if any(q.qid in b.qids for b in blocks if b.type != "Trash"):
+                survey.questions[q.qid] = q
+        survey.next_qid += len(qs)
+    survey.blocks = kept + trash
+    if extra_embedded:
+        survey.embedded = list(survey.embedded) + [e for e in EXTRA_EMBEDDED if e not in survey.embedded]
+    return survey
