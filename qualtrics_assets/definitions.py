@@ -9,6 +9,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from qualtrics_assets.assets.account import surveys, users
+from qualtrics_assets.assets.in_progress import responses_in_progress
 from qualtrics_assets.assets.responses import survey_responses
 from qualtrics_assets.assets.survey_contents import survey_contents
 from qualtrics_assets.checks import build_checks
@@ -32,7 +33,7 @@ def default_resources() -> dict[str, object]:
 def build_definitions(resources: dict[str, object]) -> dg.Definitions:
     """Everything this project defines, bound to `resources` (tests bind the sandbox)."""
     return dg.Definitions(
-        assets=[users, surveys, survey_contents, survey_responses],
+        assets=[users, surveys, survey_contents, survey_responses, responses_in_progress],
         asset_checks=build_checks(SETTINGS.survey_freshness.total_seconds() / 3600),
         jobs=[account_job, survey_job],
         sensors=[

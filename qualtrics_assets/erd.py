@@ -208,7 +208,29 @@ RESPONSES = Table(
         _c("recipient_last_name", "VARCHAR", "Recipient last name (email distributions)."),
         _c("recipient_email", "VARCHAR", "Recipient email (email distributions)."),
         _c("external_reference", "VARCHAR", "External data reference (`externalDataReference`)."),
+        _c(
+            "deleted_at",
+            "TIMESTAMP",
+            "When a sync found the response deleted in Qualtrics (only with "
+            "QUALTRICS_DELETED_RESPONSES=mark; by default deleted responses are removed).",
+        ),
         _LOADED,
+    ),
+    primary_key=("response_id",),
+    partition_column=PARTITION_COLUMN,
+    relationships=(Relationship(("survey_id",), "surveys", ("survey_id",)),),
+)
+
+RESPONSES_IN_PROGRESS = Table(
+    name="responses_in_progress",
+    description=(
+        "Unfinished sessions (`FS_…`, exportResponsesInProgress), replaced on every sync. A session "
+        "that completes gets a new, unrelated `R_` id in `responses`: the two are never merged."
+    ),
+    columns=tuple(
+        _key("response_id", "Session id (`FS_…`).") if c.name == "response_id" else c
+        for c in RESPONSES.columns
+        if c.name != "deleted_at"
     ),
     primary_key=("response_id",),
     partition_column=PARTITION_COLUMN,
@@ -285,6 +307,27 @@ SYNC_LOG = Table(
 )
 ALL_SURVEYS = "*"
 
+SYNC_STATE = Table(
+    name="sync_state",
+    description=(
+        "Incremental-sync state per survey, written in the same transaction as the survey's last "
+        "response table, so the state never runs ahead of the data."
+    ),
+    columns=(
+        _key("survey_id", "Survey id."),
+        _c("continuation_token", "VARCHAR", "Qualtrics continuation token for the next export (expires after a week)."),
+        _c("token_issued_at", "TIMESTAMP", "When the token was issued (UTC)."),
+        _c("watermark", "TIMESTAMP", "Latest last_modified_date among synced responses (UTC): fallback start."),
+        _c("deleted_count_seen", "BIGINT", "responseCounts.deleted at the last sync: a change triggers reconciliation."),
+        _c("reconciled_at", "TIMESTAMP", "When deleted responses were last reconciled (UTC)."),
+        _c("definition_modified", "VARCHAR", "The definition's LastModified at the last sync: a change forces a full export."),
+        _c("last_mode", "VARCHAR", "full, incremental or fallback."),
+        _c("synced_at", "TIMESTAMP", "When the state was written (UTC).", False),
+        _c("run_id", "VARCHAR", "Dagster run that wrote it."),
+    ),
+    primary_key=("survey_id",),
+)
+
 TABLES: tuple[Table, ...] = (
     USERS,
     SURVEYS,
@@ -294,8 +337,11 @@ TABLES: tuple[Table, ...] = (
     RESPONSES,
     ANSWERS,
     EMBEDDED_DATA,
+    RESPONSES_IN_PROGRESS,
 )
-TABLES_BY_NAME: dict[str, Table] = {t.name: t for t in (*TABLES, SYNC_LOG)}
+# Bookkeeping tables: written by the IO manager alongside the data, not assets of their own.
+BOOKKEEPING: tuple[Table, ...] = (SYNC_LOG, SYNC_STATE)
+TABLES_BY_NAME: dict[str, Table] = {t.name: t for t in (*TABLES, *BOOKKEEPING)}
 
 
 def table(name: str) -> Table:

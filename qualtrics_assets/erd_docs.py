@@ -30,7 +30,7 @@ def mermaid() -> str:
 
 def reference() -> str:
     parts = []
-    for table in (*erd.TABLES, erd.SYNC_LOG):
+    for table in (*erd.TABLES, *erd.BOOKKEEPING):
         partitioned = f"; partitioned by `{table.partition_column}`" if table.partition_column else ""
         parts.append(
             f"### `{table.qualified_name}`\n\n{table.description}\n\n"

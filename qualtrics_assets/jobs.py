@@ -3,6 +3,7 @@
 import dagster as dg
 
 from qualtrics_assets.assets.account import surveys, users
+from qualtrics_assets.assets.in_progress import responses_in_progress
 from qualtrics_assets.assets.responses import survey_responses
 from qualtrics_assets.assets.survey_contents import survey_contents
 
@@ -14,6 +15,7 @@ account_job = dg.define_asset_job(
 
 survey_job = dg.define_asset_job(
     "qualtrics_survey_job",
-    selection=dg.AssetSelection.assets(survey_contents, survey_responses),
-    description="Questions, options, sub-questions, responses, answers and embedded data of one survey.",
+    selection=dg.AssetSelection.assets(survey_contents, survey_responses, responses_in_progress),
+    description="Questions, options, sub-questions, responses (new and changed since the last sync), "
+    "answers, embedded data and in-progress sessions of one survey.",
 )

@@ -18,6 +18,13 @@ def _number(name: str, default: float) -> float:
     return value
 
 
+def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    raw = (os.environ.get(name) or default).strip().lower()
+    if raw not in choices:
+        raise ValueError(f"{name}={raw!r} must be one of {', '.join(choices)}")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     account_freshness: timedelta
@@ -25,6 +32,9 @@ class Settings:
     sensor_interval_seconds: int
     survey_refresh_every: timedelta
     sensor_max_count_reads: int
+    fallback_overlap: timedelta
+    reconcile_every: timedelta
+    deleted_responses: str
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -34,6 +44,9 @@ class Settings:
             sensor_interval_seconds=int(_number("QUALTRICS_SENSOR_INTERVAL_SECONDS", 300)),
             survey_refresh_every=timedelta(minutes=_number("QUALTRICS_SURVEY_REFRESH_MINUTES", 180)),
             sensor_max_count_reads=int(_number("QUALTRICS_SENSOR_MAX_COUNT_READS", 50)),
+            fallback_overlap=timedelta(minutes=_number("QUALTRICS_FALLBACK_OVERLAP_MINUTES", 60)),
+            reconcile_every=timedelta(days=_number("QUALTRICS_RECONCILE_DAYS", 7)),
+            deleted_responses=_choice("QUALTRICS_DELETED_RESPONSES", "delete", ("delete", "mark")),
         )
 
 

@@ -41,6 +41,6 @@ def sync_all(defs: dg.Definitions, instance: dg.DagsterInstance, survey_ids: lis
 def rows(warehouse_file: str, table: str, where: str = "TRUE", params: list | None = None) -> list[dict]:
     """Rows of `qualtrics.<table>` as dicts, without `_loaded_at` (ground truth has none)."""
     with duckdb.connect(warehouse_file, read_only=True) as con:
-        cursor = con.execute(f"SELECT * EXCLUDE (_loaded_at) FROM qualtrics.{table} WHERE {where}", params or [])
+        cursor = con.execute(f"SELECT * FROM qualtrics.{table} WHERE {where}", params or [])
         names = [d[0] for d in cursor.description]
-        return [dict(zip(names, r)) for r in cursor.fetchall()]
+        return [{k: v for k, v in zip(names, r) if k != "_loaded_at"} for r in cursor.fetchall()]

@@ -1,13 +1,21 @@
 """Per-survey responses: one streamed export yields responses, answers and embedded data.
 
 The export is downloaded to a temporary file, read record by record, normalized in bounded
-batches and spooled to Parquet per table; the IO manager then swaps each table's partition in
-one transaction. No step holds a whole export or a whole `answers` partition in memory.
+batches and spooled to Parquet per table; the IO manager then writes each table in one
+transaction. No step holds a whole export or a whole `answers` partition in memory.
+
+Syncs are incremental (see incremental.py): the first is a full export that replaces the
+partition; later ones send Qualtrics' continuation token and merge only the changed responses.
+The sync state rides on the last table written, so it never runs ahead of the data: a run that
+fails anywhere is followed by one that re-exports from the same token and merges idempotently.
 """
 
 import time
+from datetime import datetime, timezone
 
 import dagster as dg
+import pandas as pd
+from dagster_duckdb import DuckDBResource
 
 from qualtrics_assets import erd
 from qualtrics_assets.assets.common import (
@@ -20,11 +28,16 @@ from qualtrics_assets.assets.common import (
     loaded_at,
     survey_partition,
 )
+from qualtrics_assets.incremental import FULL, INCREMENTAL, ExportPlan, fallback_plan, needs_reconciliation, plan_export
 from qualtrics_assets.normalize.definitions import question_index
 from qualtrics_assets.normalize.responses import ResponseNormalizer
 from qualtrics_assets.partitions import survey_partitions
+from qualtrics_assets.qualtrics import QualtricsClient, RequestError
 from qualtrics_assets.resource import QualtricsResource
-from qualtrics_assets.warehouse.staging import TableStager
+from qualtrics_assets.settings import SETTINGS
+from qualtrics_assets.warehouse.connection import connect
+from qualtrics_assets.warehouse.staging import RESPONSE_KEYS, StagedTable, TableStager
+from qualtrics_assets.warehouse.sync_state import read_sync_state
 
 _TABLES = {
     "responses": "One row per recorded response, metadata typed.",
@@ -33,6 +46,64 @@ _TABLES = {
 }
 BATCH_SIZE = 20_000
 COUNT_CHECK = "responses_match_qualtrics_count"
+# An ids-only export: enough to tell which responses still exist in Qualtrics.
+IDS_ONLY = {"questionIds": [], "embeddedDataIds": [], "surveyMetadataIds": ["recordedDate"]}
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class _Stage:
+    """The per-table stagers of one export, plus the ids of the responses it carried."""
+
+    def __init__(self) -> None:
+        self.tables = {name: TableStager(erd.table(name)) for name in _TABLES}
+        self.keys = TableStager(RESPONSE_KEYS)
+
+    def write(self, frames: dict) -> None:
+        for name, frame in frames.items():
+            self.tables[name].write(frame)
+        self.keys.write(frames["responses"][["response_id"]])
+
+    def discard(self) -> None:
+        for stager in (*self.tables.values(), self.keys):
+            stager.finish().cleanup()
+
+
+def _export(client: QualtricsClient, survey_id: str, plan: ExportPlan, normalizer: ResponseNormalizer):
+    """Run one export into a fresh stage; returns (stage, continuation token, bytes)."""
+    stage = _Stage()
+    try:
+        with client.export_responses(survey_id, **plan.export_kwargs) as export:
+            for frames in normalizer.iter_batches(export.records(), batch_size=BATCH_SIZE):
+                stage.write(frames)
+            return stage, export.continuation_token, export.file_size
+    except BaseException:
+        stage.discard()
+        raise
+
+
+def _live_ids(client: QualtricsClient, survey_id: str) -> StagedTable:
+    """Ids of every response Qualtrics still has (a cheap export with no answers)."""
+    stager = TableStager(RESPONSE_KEYS)
+    try:
+        with client.export_responses(survey_id, options=IDS_ONLY) as export:
+            batch: list[str] = []
+            for record in export.records():
+                batch.append(record["responseId"])
+                if len(batch) >= BATCH_SIZE:
+                    stager.write(_ids_frame(batch))
+                    batch = []
+            stager.write(_ids_frame(batch))
+    except BaseException:
+        stager.finish().cleanup()
+        raise
+    return stager.finish()
+
+
+def _ids_frame(ids: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({"response_id": pd.Series(ids, dtype=object)})
 
 
 @dg.multi_asset(
@@ -52,13 +123,13 @@ COUNT_CHECK = "responses_match_qualtrics_count"
         dg.AssetCheckSpec(
             COUNT_CHECK,
             asset=dg.AssetKey([KEY_PREFIX, "responses"]),
-            description="The survey's exported responses number what Qualtrics' responseCounts.auditable says.",
+            description="The survey's responses in the warehouse number what Qualtrics' responseCounts.auditable says.",
         )
     ],
     pool=EXPORT_POOL,
 )
-def survey_responses(context: dg.AssetExecutionContext, qualtrics: QualtricsResource):
-    """Export the survey's responses (NDJSON) and normalize them into three long tables.
+def survey_responses(context: dg.AssetExecutionContext, qualtrics: QualtricsResource, warehouse: DuckDBResource):
+    """Export the survey's new and changed responses (NDJSON) into three long tables.
 
     The definition is fetched too: it says which export keys are matrix rows, recodes, loops
     or embedded data, and it is read from the API so this never waits on another table.
@@ -66,35 +137,78 @@ def survey_responses(context: dg.AssetExecutionContext, qualtrics: QualtricsReso
     survey_id = survey_partition(context)
     client = qualtrics.get_client()
     usage = ApiUsage(client)
-    normalizer = ResponseNormalizer(survey_id, question_index(client.get_survey_definition(survey_id)), loaded_at())
-    expected = (client.get_survey(survey_id).get("responseCounts") or {}).get("auditable")
-    stagers = {name: TableStager(erd.table(name)) for name in _TABLES}
+    state = read_sync_state(warehouse, survey_id)
+    counts = client.get_survey(survey_id).get("responseCounts") or {}
+    definition = client.get_survey_definition(survey_id)
+    normalizer = ResponseNormalizer(survey_id, question_index(definition), loaded_at())
+    plan = plan_export(state, SETTINGS.fallback_overlap, definition.get("LastModified"))
     started = time.monotonic()
     try:
-        # sortByLastModifiedDate makes Qualtrics export each response's _lastModifiedDate.
-        with client.export_responses(survey_id, sort_by_last_modified=True) as export:
-            for frames in normalizer.iter_batches(export.records(), batch_size=BATCH_SIZE):
-                for name, frame in frames.items():
-                    stagers[name].write(frame)
-            export_bytes = export.file_size
+        stage, token, export_bytes = _export(client, survey_id, plan, normalizer)
+    except RequestError as error:
+        if plan.mode != INCREMENTAL:
+            raise
+        context.log.warning(f"Qualtrics refused the continuation token of {survey_id} ({error}); falling back")
+        plan = fallback_plan(state, SETTINGS.fallback_overlap)
+        stage, token, export_bytes = _export(client, survey_id, plan, normalizer)
+    export_seconds = round(time.monotonic() - started, 3)
+    now = _now()
+    reconcile = needs_reconciliation(plan.mode, state, counts.get("deleted"), now, SETTINGS.reconcile_every)
+    try:
+        live = _live_ids(client, survey_id) if reconcile else None
     except BaseException:
-        for stager in stagers.values():
-            stager.finish().cleanup()
+        stage.discard()
         raise
-    staged = {name: stager.finish() for name, stager in stagers.items()}
-    metadata = {
-        **usage.metadata(),
-        "qualtrics/export_bytes": export_bytes,
-        "qualtrics/export_seconds": round(time.monotonic() - started, 3),
+    keys = stage.keys.finish()
+    staged = {name: stager.finish() for name, stager in stage.tables.items()}
+    mark = SETTINGS.deleted_responses == "mark"
+    for name, table in staged.items():
+        if plan.mode != FULL or (mark and name == "responses"):
+            table.merge_keys = keys.files
+        if live is not None and (name == "responses" or not mark):
+            table.live_keys = live.files
+        elif plan.mode == FULL and mark and name == "responses":
+            table.live_keys = keys.files  # everything the full export lacks has vanished
+        table.on_vanished = "mark" if mark else "delete"
+    staged["embedded_data"].sync_state = {
+        "continuation_token": token,
+        "token_issued_at": now if token else None,
+        "deleted_count_seen": counts.get("deleted"),
+        "reconciled_at": now if (reconcile or plan.mode == FULL) else (state.reconciled_at if state else None),
+        "definition_modified": definition.get("LastModified"),
+        "last_mode": plan.mode,
     }
     exported = staged["responses"].row_count
-    for name, table in staged.items():
-        yield dg.Output(table, output_name=name, metadata=metadata)
-    yield dg.AssetCheckResult(
+    metadata = {
+        **usage.metadata(),
+        "qualtrics/sync_mode": plan.mode,
+        "qualtrics/exported_responses": exported,
+        "qualtrics/export_bytes": export_bytes,
+        "qualtrics/export_seconds": export_seconds,
+        "qualtrics/reconciled_deletions": reconcile,
+    }
+    try:
+        for name, table in staged.items():
+            yield dg.Output(table, output_name=name, metadata=metadata)
+    finally:
+        for leftover in (keys, live):
+            if leftover is not None:
+                leftover.cleanup()
+    yield _count_check(warehouse, survey_id, counts.get("auditable"))
+
+
+def _count_check(warehouse: DuckDBResource, survey_id: str, expected) -> dg.AssetCheckResult:
+    """Compare the partition, as committed, with Qualtrics' count (SQL, not the staged rows)."""
+    with connect(warehouse) as con:
+        landed = con.execute(
+            f"SELECT count(*) FROM {erd.RESPONSES.qualified_name} WHERE survey_id = ? AND deleted_at IS NULL",
+            [survey_id],
+        ).fetchone()[0]
+    return dg.AssetCheckResult(
         check_name=COUNT_CHECK,
         asset_key=dg.AssetKey([KEY_PREFIX, "responses"]),
-        passed=expected is None or int(expected) == exported,
+        passed=expected is None or int(expected) == landed,
         severity=dg.AssetCheckSeverity.WARN,
-        description=f"exported {exported} responses; Qualtrics counts {expected} (responseCounts.auditable)",
-        metadata={"exported": exported, "qualtrics_auditable": -1 if expected is None else int(expected)},
+        description=f"{landed} responses in the warehouse; Qualtrics counts {expected} (responseCounts.auditable)",
+        metadata={"warehouse": int(landed), "qualtrics_auditable": -1 if expected is None else int(expected)},
     )

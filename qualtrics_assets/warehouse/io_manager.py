@@ -23,6 +23,7 @@ from qualtrics_assets.warehouse.connection import connect, transaction
 from qualtrics_assets.warehouse.ddl import ensure_table, quote
 from qualtrics_assets.warehouse.metadata import column_schema
 from qualtrics_assets.warehouse.staging import StagedTable
+from qualtrics_assets.warehouse.sync_state import write_sync_state
 
 DEFAULT_WAREHOUSE = "qualtrics_warehouse.duckdb"
 
@@ -48,22 +49,67 @@ class QualtricsWarehouseIOManager(dg.ConfigurableIOManager):
         try:
             with transaction(self.duckdb) as con:
                 added = ensure_table(con, table)
-                self._delete_slice(con, table, partitions)
-                written = self._insert(con, table, obj)
+                changes = self._write(con, table, obj, partitions)
                 total = con.execute(f"SELECT count(*) FROM {_qualified(table)}").fetchone()[0]
                 self._log_sync(con, context, table, partitions)
+                if isinstance(obj, StagedTable) and obj.sync_state is not None:
+                    write_sync_state(con, partitions, obj.sync_state, context.run_id)
         finally:
             if isinstance(obj, StagedTable):
                 obj.cleanup()
         metadata: dict[str, object] = {
-            "dagster/row_count": written,
+            "dagster/row_count": changes.pop("written"),
             "dagster/table_name": table.qualified_name,
             "dagster/column_schema": column_schema(table),
             "table_row_count": int(total),
+            **{f"qualtrics/responses_{k}": v for k, v in changes.items()},
         }
         if added:
             metadata["columns_added"] = ", ".join(added)
         context.add_output_metadata(metadata)
+
+    def _write(self, con, table: erd.Table, obj: pd.DataFrame | StagedTable, partitions: Sequence[str]) -> dict:
+        """Replace or merge the rows, drop or mark vanished responses; count what changed."""
+        merging = isinstance(obj, StagedTable) and obj.merge_keys is not None
+        if merging and len(partitions) != 1:
+            raise dg.DagsterInvariantViolationError(f"{table.qualified_name}: merges are per survey partition")
+        counts_responses = table.primary_key == ("response_id",) and isinstance(obj, StagedTable)
+        before = self._existing_ids(con, table, partitions, obj) if counts_responses else None
+        if merging:
+            con.execute(
+                f"DELETE FROM {_qualified(table)} WHERE survey_id = ? AND response_id IN ({_keys(obj.merge_keys)})",
+                [partitions[0]],
+            )
+        else:
+            self._delete_slice(con, table, partitions)
+        vanished = self._apply_vanished(con, table, obj, partitions)
+        written = self._insert(con, table, obj)
+        if before is None:
+            return {"written": written}
+        updated, previously = before
+        deleted = vanished if merging else previously - updated
+        return {"written": written, "added": written - updated, "updated": updated, "deleted": deleted}
+
+    def _existing_ids(self, con, table: erd.Table, partitions: Sequence[str], obj: StagedTable) -> tuple[int, int]:
+        """(staged responses already in the warehouse, responses of the partition before the write)."""
+        updated, previously = con.execute(
+            f"SELECT count(*) FILTER (WHERE response_id IN ({_keys(obj.files)})), count(*)"
+            f" FROM {_qualified(table)} WHERE {quote(table.partition_column)} IN (SELECT unnest(?))",
+            [list(partitions)],
+        ).fetchone()
+        return int(updated), int(previously)
+
+    def _apply_vanished(self, con, table: erd.Table, obj, partitions: Sequence[str]) -> int:
+        """Responses missing from `live_keys` were deleted in Qualtrics: remove or mark them."""
+        if not isinstance(obj, StagedTable) or obj.live_keys is None:
+            return 0
+        gone = f"survey_id = ? AND response_id NOT IN ({_keys(obj.live_keys)})"
+        if obj.on_vanished == "mark":
+            return con.execute(
+                f"UPDATE {_qualified(table)} SET deleted_at = ? WHERE {gone} AND deleted_at IS NULL",
+                [datetime.now(timezone.utc).replace(tzinfo=None), partitions[0]],
+            ).fetchone()[0]
+        return con.execute(f"DELETE FROM {_qualified(table)} WHERE {gone}", [partitions[0]]).fetchone()[0]
 
     def _partition_keys(self, context: dg.OutputContext | dg.InputContext, table: erd.Table) -> list[str]:
         if table.partition_column is None or not context.has_asset_partitions:
@@ -138,3 +184,11 @@ class QualtricsWarehouseIOManager(dg.ConfigurableIOManager):
 
 def _qualified(table: erd.Table) -> str:
     return f"{erd.SCHEMA}.{quote(table.name)}"
+
+
+def _keys(paths: list) -> str:
+    """A subquery of staged response ids (file paths are ours, never user input)."""
+    if not paths:
+        return "SELECT NULL::VARCHAR AS response_id WHERE false"
+    files = ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths)
+    return f"SELECT response_id FROM read_parquet([{files}])"

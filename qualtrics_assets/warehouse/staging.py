@@ -18,14 +18,34 @@ import pandas as pd
 from qualtrics_assets import erd
 
 
+# The ids of responses a staged batch touches (merge keys, or ids Qualtrics still has).
+RESPONSE_KEYS = erd.Table(
+    name="response_keys",
+    description="Response ids staged for a merge or a reconciliation.",
+    columns=(erd.Column("response_id", "VARCHAR", "Response id.", nullable=False),),
+    primary_key=("response_id",),
+)
+
+
 @dataclass
 class StagedTable:
-    """Normalized rows of `table` waiting on disk, written by a `TableStager`."""
+    """Normalized rows of `table` waiting on disk, written by a `TableStager`.
+
+    By default the rows replace the survey's whole partition. Incremental syncs set
+    `merge_keys` (Parquet files of `response_id`): only those responses' rows are replaced.
+    `live_keys` lists every response Qualtrics still has: rows of other responses are deleted
+    (`on_vanished="delete"`) or stamped `deleted_at` (`"mark"`). `sync_state` is upserted into
+    `sync_state` in the same transaction.
+    """
 
     table: erd.Table
     directory: Path
     files: list[Path] = field(default_factory=list)
     row_count: int = 0
+    merge_keys: list[Path] | None = None
+    live_keys: list[Path] | None = None
+    on_vanished: str = "delete"
+    sync_state: dict | None = None
 
     def paths(self) -> list[str]:
         return [str(f) for f in self.files]
