@@ -17,6 +17,7 @@ then serves until SIGTERM), plus two benchmark-only twists that never touch the 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import os
 import shlex
@@ -48,26 +49,29 @@ def install_export_cache(cache_dir: str, tag: str) -> None:
 
     def cached_write_file(job, snap, directory):
         req = job.request
-        cacheable = not (req.in_progress or req.continuation_token or req.allow_continuation or job.since)
+        # allowContinuation only adds a token to the progress answer (the server keeps it): same file.
+        cacheable = not (req.in_progress or req.continuation_token or job.since)
         if not cacheable or job.fail or job.stuck:
             return original(job, snap, directory)
         overlay = snap.overlay
-        key = repr((tag, snap.survey.id, snap.survey.n_base, len(snap.survey.questions), req,
+        key = repr((tag, snap.survey.id, snap.survey.n_base, len(snap.survey.questions),
+                    dataclasses.replace(req, allow_continuation=False),
                     len(overlay.added), sorted(overlay.deleted), sorted(overlay.edits)))
         digest = hashlib.sha256(key.encode()).hexdigest()[:20]
         path = os.path.join(cache_dir, f"export-{digest}.{'zip' if req.compress else req.format}")
         meta = path + ".rows"
         with lock:  # one generation per key, even for concurrent requests
             if not (os.path.exists(path) and os.path.exists(meta)):
-                original(job, snap, directory)
-                if job.error or job.path is None:
+                shadow = dataclasses.replace(job, done=threading.Event())  # `job` stays inProgress meanwhile
+                original(shadow, snap, directory)
+                if shadow.error or shadow.path is None:
+                    job.error = shadow.error or "no file"
+                    job.done.set()
                     return
-                tmp = path + ".tmp"
-                shutil.copyfile(job.path, tmp)
-                os.replace(tmp, path)
+                shutil.move(shadow.path, path + ".tmp")
+                os.replace(path + ".tmp", path)
                 with open(meta, "w") as f:
-                    f.write(str(job.rows))
-                os.unlink(job.path)
+                    f.write(str(shadow.rows))
             with open(meta) as f:
                 job.rows = int(f.read())
             job.path, job.size = path, os.path.getsize(path)
