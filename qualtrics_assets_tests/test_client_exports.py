@@ -18,7 +18,7 @@ from qualtrics_assets.qualtrics import (
     format_export_date,
 )
 from qualtrics_assets_tests.sandbox import Sandbox
-from qualtrics_assets_tests.test_client import _fresh_tokens, make_client, route_log, statuses  # noqa: F401
+from qualtrics_assets_tests.test_client import FAST, _fresh_tokens, make_client, route_log, statuses  # noqa: F401
 
 
 @pytest.fixture(scope="module")
@@ -235,3 +235,105 @@ def test_json_array_scanner_survives_any_chunk_boundary():
         assert got == docs
     with pytest.raises(ExportDownloadError):
         list(_iter_json_responses(io.BufferedReader(io.BytesIO(raw[:-40])), "SV_x", "m", chunk_chars=16))
+
+
+# ############################################################################################
+# exports refused for size are split into date windows
+# (the sandbox has no "too large" fault, so a small loopback server plays Qualtrics here)
+# ############################################################################################
+
+
+class _TooLargeServer:
+    """Refuses exports whose window is wider than `max_span` (or open) with Qualtrics' 400 envelope."""
+
+    def __init__(self, dates: list[datetime], max_span: timedelta) -> None:
+        import io
+        import json
+        import threading
+        import zipfile
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.dates, self.max_span, self.starts = dates, max_span, []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _send(self, status, body, ctype="application/json"):
+                data = body if isinstance(body, bytes) else json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):  # noqa: N802
+                path = self.path.split("?")[0]
+                meta = {"httpStatus": "200 - OK", "requestId": "rq"}
+                if path.endswith("/file"):
+                    lo, hi = outer.windows[path.split("/")[-2]]
+                    lines = "".join(json.dumps({"responseId": f"R_{i}", "values": {"recordedDate": d.isoformat()}})
+                                    + "\n" for i, d in enumerate(outer.dates) if lo <= d < hi)
+                    buf = io.BytesIO()
+                    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+                        zf.writestr("Big Survey.json", lines)
+                    return self._send(200, buf.getvalue(), "application/zip")
+                if "/export-responses/" in path:
+                    pid = path.split("/")[-1]
+                    return self._send(200, {"result": {"status": "complete", "percentComplete": 100.0,
+                                                       "fileId": f"{pid[3:]}-def"}, "meta": meta})
+                return self._send(200, {"result": {"id": "SV_big1", "creationDate": "2024-01-01T00:00:00Z"},
+                                        "meta": meta})
+
+            def do_POST(self):  # noqa: N802
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                lo = body.get("startDate")
+                hi = body.get("endDate")
+                outer.starts.append((lo, hi))
+                lo_d = datetime.fromisoformat(lo.replace("Z", "+00:00")) if lo else None
+                hi_d = datetime.fromisoformat(hi.replace("Z", "+00:00")) if hi else None
+                if lo_d is None or hi_d is None or hi_d - lo_d > outer.max_span:
+                    return self._send(400, {"meta": {"httpStatus": "400 - Bad Request", "requestId": "rq", "error": {
+                        "errorMessage": "Export too large: the file would exceed the maximum size of 1.8 GB.",
+                        "errorCode": "ESSG_9"}}})
+                pid = f"ES_{len(outer.starts)}"
+                outer.windows[f"{len(outer.starts)}-def"] = (lo_d, hi_d)
+                return self._send(200, {"result": {"progressId": pid, "percentComplete": 0.0,
+                                                   "status": "inProgress"}, "meta": {"requestId": "rq"}})
+
+            def log_message(self, *args):
+                pass
+
+        self.windows: dict[str, tuple[datetime, datetime]] = {}
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_export_too_large_is_split_into_date_windows():
+    from qualtrics_assets.qualtrics import QualtricsClient
+
+    base = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    dates = [base + timedelta(hours=7 * i, seconds=i) for i in range(100)]  # about 29 days
+    server = _TooLargeServer(dates, max_span=timedelta(days=5))
+    try:
+        client = QualtricsClient(server.base_url, api_token="t" * 40, **FAST, min_export_window_s=3600)
+        end = base + timedelta(days=40)
+        with client.export_responses("SV_big1", start_date=base, end_date=end) as export:
+            ids = [r["responseId"] for r in export.records()]
+            assert export.split and len(export.parts) >= 8
+            assert export.continuation_token is None
+        assert ids == [f"R_{i}" for i in range(100)]  # every response once, in date order
+        accepted = [w for w in server.starts if w in {(format_export_date(lo), format_export_date(hi))
+                                                      for lo, hi in server.windows.values()}]
+        assert len(accepted) == len(export.parts)
+        # an open-ended export is bounded by the survey's creation date and now
+        server.max_span = timedelta(days=400)
+        with client.export_responses("SV_big1") as export:
+            assert [r["responseId"] for r in export.records()] == ids
+    finally:
+        server.close()

@@ -486,11 +486,12 @@ class Transport:
                     f"{right_host}", hint=f"set QUALTRICS_BASE_URL=https://{right_host}", right_host=right_host,
                     **common)
             if code == "DCD_7" or "datacenter" in (message or "").lower():
-                return WrongDatacenterError(
+                return AuthError(
                     f"{self.base.host} rejected the credentials{detail}",
-                    hint="the token is wrong or the account lives on another datacenter: set QUALTRICS_BASE_URL to "
-                         "the Endpoint Base URL shown in Account Settings > Qualtrics IDs (e.g. acme.fra1.qualtrics.com)",
-                    right_host=None, **common)
+                    hint="either the credentials are wrong (check QUALTRICS_API_TOKEN / QUALTRICS_CLIENT_ID / "
+                         "QUALTRICS_CLIENT_SECRET) or the account lives on another datacenter: set QUALTRICS_BASE_URL "
+                         "to the Endpoint Base URL shown in Account Settings > Qualtrics IDs (e.g. acme.fra1.qualtrics.com)",
+                    **common)
             if self.auth.kind == "oauth":
                 return AuthError(f"Qualtrics rejected the OAuth access token on {route} even after renewing it{detail}",
                                  **common)
