@@ -5,6 +5,8 @@ its payloads back), so equality here checks the client, the normalizers, the ass
 manager together.
 """
 
+from pathlib import Path
+
 import dagster as dg
 import pytest
 
@@ -87,3 +89,19 @@ def test_checks_pass_on_a_clean_sync(synced):
     failed = [(e.check_name, e.description) for e in evaluations if not e.passed]
     stale = [name for name, _ in failed if name.endswith("_fresh_per_survey")]
     assert [f for f in failed if f[0] not in stale] == []
+
+
+def test_no_secret_or_token_in_event_log_warehouse_or_instance_files(synced):
+    sb, _, instance, warehouse_file = synced
+    secrets = [sb.client_secret, *sb.server.tokens]
+    assert len(secrets) > 1, "the runs fetched access tokens"
+    events = "\n".join(
+        str(record.dagster_event or record.user_message)
+        for run in instance.get_runs()
+        for record in instance.all_logs(run.run_id)
+    )
+    files = [Path(warehouse_file), *Path(instance.root_directory).rglob("*")]
+    blobs = [p.read_bytes() for p in files if p.is_file()]
+    for secret in secrets:
+        assert secret not in events
+        assert not any(secret.encode() in blob for blob in blobs)
