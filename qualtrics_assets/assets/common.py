@@ -3,7 +3,9 @@
 import dagster as dg
 import pandas as pd
 
+from qualtrics_assets.normalize.definitions import question_index
 from qualtrics_assets.normalize.ids import validate_survey_id
+from qualtrics_assets.normalize.responses import ResponseNormalizer
 from qualtrics_assets.settings import SETTINGS
 
 KEY_PREFIX = "qualtrics"
@@ -15,6 +17,26 @@ EXPORT_POOL = "qualtrics_exports"
 # Shown as asset health in the UI and evaluated by the freshness daemon, no sensor needed.
 ACCOUNT_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=SETTINGS.account_freshness)
 SURVEY_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=SETTINGS.survey_freshness)
+
+
+def survey_table_outs(tables: dict[str, str]) -> dict[str, dg.AssetOut]:
+    """Outputs of a per-survey multi-asset: one `qualtrics/<table>` asset per entry."""
+    return {
+        name: dg.AssetOut(
+            key=[KEY_PREFIX, name],
+            description=description,
+            group_name=GROUP,
+            kinds=KINDS,
+            freshness_policy=SURVEY_FRESHNESS,
+        )
+        for name, description in tables.items()
+    }
+
+
+def response_normalizer(client, survey_id: str) -> tuple[dict, ResponseNormalizer]:
+    """The survey definition and a normalizer that reads export keys through it."""
+    definition = client.get_survey_definition(survey_id)
+    return definition, ResponseNormalizer(survey_id, question_index(definition), loaded_at())
 
 
 def loaded_at() -> pd.Timestamp:

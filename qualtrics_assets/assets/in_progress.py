@@ -14,11 +14,9 @@ from qualtrics_assets.assets.common import (
     KINDS,
     SURVEY_FRESHNESS,
     ApiUsage,
-    loaded_at,
+    response_normalizer,
     survey_partition,
 )
-from qualtrics_assets.normalize.definitions import question_index
-from qualtrics_assets.normalize.responses import ResponseNormalizer
 from qualtrics_assets.partitions import survey_partitions
 from qualtrics_assets.resource import QualtricsResource
 from qualtrics_assets.warehouse.staging import StagedTable, TableStager
@@ -40,7 +38,7 @@ def responses_in_progress(context: dg.AssetExecutionContext, qualtrics: Qualtric
     survey_id = survey_partition(context)
     client = qualtrics.get_client()
     usage = ApiUsage(client)
-    normalizer = ResponseNormalizer(survey_id, question_index(client.get_survey_definition(survey_id)), loaded_at())
+    _, normalizer = response_normalizer(client, survey_id)
     stager = TableStager(erd.RESPONSES_IN_PROGRESS)
     columns = erd.RESPONSES_IN_PROGRESS.column_names
     try:

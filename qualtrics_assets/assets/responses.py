@@ -20,16 +20,13 @@ from dagster_duckdb import DuckDBResource
 from qualtrics_assets import erd
 from qualtrics_assets.assets.common import (
     EXPORT_POOL,
-    GROUP,
     KEY_PREFIX,
-    KINDS,
-    SURVEY_FRESHNESS,
     ApiUsage,
-    loaded_at,
+    response_normalizer,
     survey_partition,
+    survey_table_outs,
 )
 from qualtrics_assets.incremental import FULL, INCREMENTAL, ExportPlan, fallback_plan, needs_reconciliation, plan_export
-from qualtrics_assets.normalize.definitions import question_index
 from qualtrics_assets.normalize.responses import ResponseNormalizer
 from qualtrics_assets.partitions import survey_partitions
 from qualtrics_assets.qualtrics import QualtricsClient, RequestError
@@ -107,16 +104,7 @@ def _ids_frame(ids: list[str]) -> pd.DataFrame:
 
 
 @dg.multi_asset(
-    outs={
-        name: dg.AssetOut(
-            key=[KEY_PREFIX, name],
-            description=description,
-            group_name=GROUP,
-            kinds=KINDS,
-            freshness_policy=SURVEY_FRESHNESS,
-        )
-        for name, description in _TABLES.items()
-    },
+    outs=survey_table_outs(_TABLES),
     partitions_def=survey_partitions,
     deps=[dg.AssetKey([KEY_PREFIX, "questions"])],
     check_specs=[
@@ -139,8 +127,7 @@ def survey_responses(context: dg.AssetExecutionContext, qualtrics: QualtricsReso
     usage = ApiUsage(client)
     state = read_sync_state(warehouse, survey_id)
     counts = client.get_survey(survey_id).get("responseCounts") or {}
-    definition = client.get_survey_definition(survey_id)
-    normalizer = ResponseNormalizer(survey_id, question_index(definition), loaded_at())
+    definition, normalizer = response_normalizer(client, survey_id)
     plan = plan_export(state, SETTINGS.fallback_overlap, definition.get("LastModified"))
     started = time.monotonic()
     try:

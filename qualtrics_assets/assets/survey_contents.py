@@ -3,15 +3,7 @@
 import dagster as dg
 
 from qualtrics_assets.assets.account import surveys
-from qualtrics_assets.assets.common import (
-    GROUP,
-    KEY_PREFIX,
-    KINDS,
-    SURVEY_FRESHNESS,
-    ApiUsage,
-    loaded_at,
-    survey_partition,
-)
+from qualtrics_assets.assets.common import ApiUsage, loaded_at, survey_partition, survey_table_outs
 from qualtrics_assets.normalize.definitions import definition_frames
 from qualtrics_assets.partitions import survey_partitions
 from qualtrics_assets.resource import QualtricsResource
@@ -24,16 +16,7 @@ _TABLES = {
 
 
 @dg.multi_asset(
-    outs={
-        name: dg.AssetOut(
-            key=[KEY_PREFIX, name],
-            description=description,
-            group_name=GROUP,
-            kinds=KINDS,
-            freshness_policy=SURVEY_FRESHNESS,
-        )
-        for name, description in _TABLES.items()
-    },
+    outs=survey_table_outs(_TABLES),
     partitions_def=survey_partitions,
     deps=[surveys],
 )
