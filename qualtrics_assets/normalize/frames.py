@@ -46,12 +46,21 @@ def table_frame(
         raise KeyError(f"{table.name} has no column(s) {sorted(unknown)}")
     n_rows = len(next(iter(columns.values()))) if columns else 0
     constants = {**constants, LOADED_AT: parse_timestamp(loaded_at)}
-    data = {}
+    index = pd.RangeIndex(n_rows)
+    data = []
     for column in table.columns:
         if column.name in columns:
-            data[column.name] = pd.Series(_typed(column, columns[column.name]))
+            series = pd.Series(_typed(column, columns[column.name]))
         else:
             # Type one value and repeat it: cheap even for millions of rows.
             one = pd.Series(_typed(column, [constants.get(column.name)]))
-            data[column.name] = one.iloc[np.zeros(n_rows, dtype=np.intp)].reset_index(drop=True)
-    return pd.DataFrame(data, index=pd.RangeIndex(n_rows))
+            series = one.iloc[np.zeros(n_rows, dtype=np.intp)]
+        if len(series) == n_rows:
+            series.index = index
+        else:  # what DataFrame(dict) did: align on the index (a short column is padded with nulls)
+            series = series.reindex(index)
+        series.name = column.name
+        data.append(series)
+    # concat keeps one block per column: DataFrame(dict) would copy every object column into
+    # one consolidated block, the costliest step of a million-row batch.
+    return pd.concat(data, axis=1, copy=False)

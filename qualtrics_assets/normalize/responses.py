@@ -12,6 +12,7 @@ import math
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
+from functools import lru_cache
 from itertools import islice
 from typing import NamedTuple
 
@@ -69,8 +70,6 @@ _EMBEDDED = "embedded"  # plan of an embedded-data key
 
 # Answers columns fixed by the export key: stored once per key, expanded per batch by index.
 _PLAN_COLUMNS = ("field", "question_id", "loop_id", "sub_question_id", "part")
-# Distinct values remembered per resolving key (recodes are few; this only bounds odd data).
-_VALUE_CACHE_LIMIT = 1_000
 
 
 class _AnswerPlan(NamedTuple):
@@ -85,7 +84,6 @@ class _AnswerPlan(NamedTuple):
     option_by_recode: Mapping[str, str] | None  # resolve the value to an option
     free_text: bool
     ordinal: int  # position in the normalizer's plan list
-    value_cache: dict  # value -> (code, number, option) for resolving keys
 
 
 def _answer_plan(key: str, key_match: re.Match, index: QuestionIndex, ordinal: int) -> _AnswerPlan:
@@ -96,7 +94,7 @@ def _answer_plan(key: str, key_match: re.Match, index: QuestionIndex, ordinal: i
     recodes = info.option_by_recode if info else None
 
     def plan(sub=None, option=None, part=None, resolve=None, free_text=False) -> _AnswerPlan:
-        return _AnswerPlan(key, question_id, loop_id, sub, part, option, resolve, free_text, ordinal, {})
+        return _AnswerPlan(key, question_id, loop_id, sub, part, option, resolve, free_text, ordinal)
 
     if rest is None:
         return plan(resolve=recodes if kind == MC else None)
@@ -156,21 +154,6 @@ def _label(label: object) -> str | None:
     return None if type(label) is list else _code(label)
 
 
-def _resolved(plan: _AnswerPlan, value: object) -> tuple[str | None, float | None, str | None]:
-    """(value_code, value_number, option_id) of a value under a resolving key, cached per key."""
-    try:
-        return plan.value_cache[value]
-    except KeyError:
-        code = _code(value)
-        result = (code, _number(value), plan.option_by_recode.get(code))
-        if len(plan.value_cache) < _VALUE_CACHE_LIMIT:
-            plan.value_cache[value] = result
-        return result
-    except TypeError:  # unhashable (nested) value
-        code = _code(value)
-        return code, _number(value), plan.option_by_recode.get(code)
-
-
 def _int(value: object) -> int | None:
     """Metadata integers arrive as ints or numeric strings; anything else is null."""
     if value is None or type(value) is bool:
@@ -200,13 +183,85 @@ def _bool(value: object) -> bool | None:
 
 
 class _Batch:
-    """Column lists for one batch of records; answers keep a plan ordinal instead of key columns."""
+    """One batch of records, columnar: metadata columns, plus every `values` entry flattened.
+
+    Per record only C-level bulk operations run (`extend` of the keys, values and labels); the
+    per-value work (classification, expansion of arrays, codes, numbers, options) runs once per
+    batch on whole columns in `ResponseNormalizer._value_columns`.
+    """
 
     def __init__(self) -> None:
         self.responses: dict[str, list] = {c: [] for c in _RESPONSE_COLUMNS}
-        self.answers: dict[str, list] = {c: [] for c in _ANSWER_COLUMNS if c not in _PLAN_COLUMNS}
-        self.answer_plans: list[int] = []
-        self.embedded: dict[str, list] = {"response_id": [], "key": [], "value": []}
+        self.counts: list[int] = []  # number of `values` entries per record
+        self.keys: list[str] = []
+        self.values: list[object] = []
+        self.labels: list[object] = []
+        self.skipped = 0  # empty records, counted towards the batch size
+
+
+_META_CODE = -1  # plan code of a metadata key
+_EMBEDDED_CODE = -2  # plan code of an embedded-data key
+
+
+def _objects(items, count: int | None = None) -> np.ndarray:
+    """A 1-d object array of `items` (never a 2-d array of equal-length lists)."""
+    if count is None:
+        items = list(items)
+        count = len(items)
+    return np.fromiter(items, dtype=object, count=count)
+
+
+def _types(values: np.ndarray) -> np.ndarray:
+    return _objects(map(type, values), len(values))
+
+
+def _codes(values: np.ndarray, types: np.ndarray) -> np.ndarray:
+    """`_code` of every value: strings as they are, ints via str(), the rest one by one."""
+    out = np.empty(len(values), dtype=object)
+    is_str = types == str
+    is_int = types == int
+    out[is_str] = values[is_str]
+    ints = values[is_int]
+    out[is_int] = _objects(map(str, ints), len(ints))
+    rest = np.flatnonzero(~(is_str | is_int))
+    if len(rest):
+        out[rest] = _objects((_code(v) for v in values[rest]), len(rest))
+    return out
+
+
+@lru_cache(maxsize=1 << 16)
+def _number_of_text(value: str) -> float | None:
+    return _number(value)
+
+
+def _numbers(values: np.ndarray, types: np.ndarray) -> np.ndarray:
+    """`_number` of every value as float64, NaN where it is None."""
+    out = np.full(len(values), np.nan)
+    is_int = types == int
+    is_str = types == str
+    ints = values[is_int]
+    out[is_int] = np.fromiter(map(float, ints), dtype=np.float64, count=len(ints))
+    texts = values[is_str]
+    if len(texts):
+        numbers = [_number_of_text(v) for v in texts]
+        out[is_str] = np.array([np.nan if x is None else x for x in numbers], dtype=np.float64)
+    rest = np.flatnonzero(~(is_str | is_int))
+    for position in rest:
+        number = _number(values[position])
+        if number is not None:
+            out[position] = number
+    return out
+
+
+def _labels(labels: np.ndarray) -> np.ndarray:
+    """`_label` of every raw label (strings and None as they are)."""
+    present = np.flatnonzero(np.not_equal(labels, None))
+    types = _types(labels[present])
+    odd = present[types != str]
+    if len(odd):
+        labels = labels.copy()
+        labels[odd] = _objects((_label(v) for v in labels[odd]), len(odd))
+    return labels
 
 
 class ResponseNormalizer:
@@ -218,16 +273,29 @@ class ResponseNormalizer:
         self.loaded_at = loaded_at
         self._plans: dict[str, object] = {}
         self._answer_plans: list[_AnswerPlan] = []
+        self._plan_codes: dict[str, int] = {}  # key -> answer plan ordinal, or _META_CODE / _EMBEDDED_CODE
 
     def iter_batches(
         self, records: Iterable[dict], batch_size: int = 50_000
     ) -> Iterator[dict[str, pd.DataFrame]]:
-        """Frames per `batch_size` records, so memory stays bounded; no records, no batches."""
+        """Frames per `batch_size` records, so memory stays bounded; no records, no batches.
+
+        Records are folded into the batch's columns as they arrive and dropped, so a batch never
+        holds parsed records (which would also make the garbage collector walk them again and again).
+        """
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        records = iter(records)
-        while chunk := list(islice(records, batch_size)):
-            yield self.frames(chunk)
+        batch = _Batch()
+        for record in records:
+            if not record:
+                batch.skipped += 1
+            else:
+                self._add(batch, record)
+            if len(batch.counts) + batch.skipped >= batch_size:
+                yield self._frames(batch)
+                batch = _Batch()
+        if batch.counts or batch.skipped:
+            yield self._frames(batch)
 
     def frames(self, records: Iterable[dict]) -> dict[str, pd.DataFrame]:
         """Frames for "responses", "answers" and "embedded_data" (empty frames for no records).
@@ -238,11 +306,27 @@ class ResponseNormalizer:
         for record in records:
             if record:
                 self._add(batch, record)
+        return self._frames(batch)
+
+    def _add(self, batch: _Batch, record: dict) -> None:
+        response_id = record.get("responseId")
+        if not response_id:
+            raise ValueError(f"export record without responseId: keys {sorted(record)}")
+        values = record.get("values") or {}
+        labels = record.get("labels") or {}
+        self._add_response(batch, response_id, values, labels)
+        batch.counts.append(len(values))
+        batch.keys.extend(values)
+        batch.values.extend(values.values())
+        batch.labels.extend(map(labels.get, values))
+
+    def _frames(self, batch: _Batch) -> dict[str, pd.DataFrame]:
+        answers, embedded = self._value_columns(batch)
         constants = {"survey_id": self.survey_id}
         return {
             "responses": table_frame(RESPONSES, batch.responses, constants, self.loaded_at),
-            "answers": table_frame(ANSWERS, self._answer_columns(batch), constants, self.loaded_at),
-            "embedded_data": table_frame(EMBEDDED_DATA, batch.embedded, constants, self.loaded_at),
+            "answers": table_frame(ANSWERS, answers, constants, self.loaded_at),
+            "embedded_data": table_frame(EMBEDDED_DATA, embedded, constants, self.loaded_at),
         }
 
     def _plan(self, key: str) -> object:
@@ -258,26 +342,94 @@ class ResponseNormalizer:
                 plan = _answer_plan(key, match, self.index, len(self._answer_plans))
                 self._answer_plans.append(plan)
             self._plans[key] = plan
+            self._plan_codes[key] = (
+                _META_CODE if plan is _META else _EMBEDDED_CODE if plan is _EMBEDDED else plan.ordinal
+            )
         return plan
 
-    def _answer_columns(self, batch: _Batch) -> dict[str, object]:
-        """Batch answers columns, with the per-key columns expanded from the plans by ordinal."""
-        ordinals = np.fromiter(batch.answer_plans, dtype=np.intp, count=len(batch.answer_plans))
-        columns: dict[str, object] = dict(batch.answers)
-        for name in _PLAN_COLUMNS:
-            per_plan = np.empty(len(self._answer_plans), dtype=object)
-            per_plan[:] = [getattr(plan, name) for plan in self._answer_plans]
-            columns[name] = per_plan[ordinals]
-        return columns
+    def _per_plan(self, name: str) -> np.ndarray:
+        column = np.empty(len(self._answer_plans), dtype=object)
+        column[:] = [getattr(plan, name) for plan in self._answer_plans]
+        return column
 
-    def _add(self, batch: _Batch, record: dict) -> None:
-        response_id = record.get("responseId")
-        if not response_id:
-            raise ValueError(f"export record without responseId: keys {sorted(record)}")
-        values = record.get("values") or {}
-        labels = record.get("labels") or {}
-        self._add_response(batch, response_id, values, labels)
-        self._add_values(batch, response_id, values, labels)
+    def _value_columns(self, batch: _Batch) -> tuple[dict[str, object], dict[str, object]]:
+        """Answers and embedded_data columns of the batch's flattened `values` entries."""
+        keys = batch.keys
+        codes_of = self._plan_codes
+        for key in dict.fromkeys(keys):
+            if key not in codes_of:
+                self._plan(key)
+        n = len(keys)
+        plan_codes = np.fromiter(map(codes_of.__getitem__, keys), dtype=np.intp, count=n)
+        response_ids = _objects(batch.responses["response_id"])
+        record_of = np.repeat(np.arange(len(batch.counts), dtype=np.intp), np.asarray(batch.counts, dtype=np.intp))
+        values = _objects(batch.values, n)
+
+        where = np.flatnonzero(plan_codes == _EMBEDDED_CODE)
+        embedded_values = values[where]
+        embedded = {
+            "response_id": response_ids[record_of[where]],
+            "key": _objects(map(keys.__getitem__, where.tolist()), len(where)),
+            "value": _codes(embedded_values, _types(embedded_values)),
+        }
+
+        where = np.flatnonzero(plan_codes >= 0)
+        ordinals = plan_codes[where]
+        records = record_of[where]
+        elements = values[where]
+        raw_labels = _objects(batch.labels, n)[where]
+        types = _types(elements)
+        answer_index = np.zeros(len(elements), dtype=np.int64)
+        arrays = np.flatnonzero(types == list)
+        if len(arrays):
+            # One row per array element (none for an empty array), labels taken element-wise.
+            lengths = np.ones(len(elements), dtype=np.intp)
+            lengths[arrays] = [len(v) for v in elements[arrays]]
+            source = np.repeat(np.arange(len(elements), dtype=np.intp), lengths)
+            starts = np.cumsum(lengths) - lengths
+            answer_index = np.arange(len(source), dtype=np.int64) - np.repeat(starts, lengths)
+            expanded = np.flatnonzero(types[source] == list)
+            flat_values: list = []
+            flat_labels: list = []
+            for value, label in zip(elements[arrays], raw_labels[arrays]):
+                flat_values.extend(value)
+                if type(label) is list:
+                    flat_labels.extend(label[: len(value)])
+                    flat_labels.extend([None] * (len(value) - len(label)))
+                else:
+                    flat_labels.extend([None] * len(value))
+            ordinals, records = ordinals[source], records[source]
+            elements, raw_labels = elements[source], raw_labels[source]
+            elements[expanded] = _objects(flat_values, len(expanded))
+            raw_labels[expanded] = _objects(flat_labels, len(expanded))
+            types = types[source]
+            types[expanded] = _types(elements[expanded])
+
+        value_code = _codes(elements, types)
+        free_text = self._per_plan("free_text").astype(bool)[ordinals] if len(ordinals) else np.zeros(0, dtype=bool)
+        value_number = np.full(len(elements), np.nan)
+        numeric = np.flatnonzero(~free_text)
+        value_number[numeric] = _numbers(elements[numeric], types[numeric])
+        value_text = np.where(free_text, value_code, None)
+        option_id = self._per_plan("option_id")[ordinals] if len(ordinals) else np.empty(0, dtype=object)
+        resolving = np.flatnonzero(self._per_plan("option_by_recode") != None)  # noqa: E711 (elementwise)
+        for ordinal in resolving:
+            rows = np.flatnonzero(ordinals == ordinal)
+            if len(rows):
+                recodes = self._answer_plans[ordinal].option_by_recode
+                option_id[rows] = _objects(map(recodes.get, value_code[rows]), len(rows))
+        answers: dict[str, object] = {
+            "response_id": response_ids[records],
+            "answer_index": answer_index,
+            "option_id": option_id,
+            "value_code": value_code,
+            "value_label": _labels(raw_labels),
+            "value_number": value_number,
+            "value_text": value_text,
+        }
+        for name in _PLAN_COLUMNS:
+            answers[name] = self._per_plan(name)[ordinals] if len(ordinals) else np.empty(0, dtype=object)
+        return answers, embedded
 
     @staticmethod
     def _add_response(batch: _Batch, response_id: str, values: dict, labels: dict) -> None:
@@ -293,49 +445,3 @@ class ResponseNormalizer:
         meta["finished"].append(_bool(values.get("finished")))
         meta["location_latitude"].append(_float(values.get("locationLatitude")))
         meta["location_longitude"].append(_float(values.get("locationLongitude")))
-
-    def _add_values(self, batch: _Batch, response_id: str, values: dict, labels: dict) -> None:
-        """Every non-metadata key: answers rows (one per array element) or embedded data."""
-        a = batch.answers
-        a_response, a_plan, a_index, a_option = a["response_id"], batch.answer_plans, a["answer_index"], a["option_id"]
-        a_code, a_label, a_number, a_text = a["value_code"], a["value_label"], a["value_number"], a["value_text"]
-        embedded = batch.embedded
-        plan_of = self._plans.get
-        for key, value in values.items():
-            plan = plan_of(key) or self._plan(key)
-            if plan is _META:
-                continue
-            if plan is _EMBEDDED:
-                embedded["response_id"].append(response_id)
-                embedded["key"].append(key)
-                embedded["value"].append(_code(value))
-                continue
-            label = labels.get(key)
-            if type(value) is list:
-                elements = value
-                element_labels = label if type(label) is list else ()
-            else:
-                elements = (value,)
-                element_labels = (label,)
-            ordinal, resolving, free_text = plan.ordinal, plan.option_by_recode is not None, plan.free_text
-            for position, element in enumerate(elements):
-                a_response.append(response_id)
-                a_plan.append(ordinal)
-                a_index.append(position)
-                a_label.append(_label(element_labels[position]) if position < len(element_labels) else None)
-                if resolving:
-                    code, number, option = _resolved(plan, element)
-                    a_code.append(code)
-                    a_number.append(number)
-                    a_option.append(option)
-                    a_text.append(None)
-                    continue
-                code = _code(element)
-                a_code.append(code)
-                a_option.append(plan.option_id)
-                if free_text:
-                    a_number.append(None)
-                    a_text.append(code)
-                else:
-                    a_number.append(_number(element))
-                    a_text.append(None)
