@@ -84,7 +84,7 @@ def run_sync(defs: dg.Definitions, survey_ids: list[str] | None = None, out=sys.
     database = defs.resources["warehouse"].database
     print(f"\nwarehouse {database}:", file=out)
     for name, rows, surveys in landed_summary(defs):
-        print(f"  qualtrics.{name:<17} {rows:>10} rows" + ("" if surveys is None else f" from {surveys} surveys"), file=out)
+        print(f"  qualtrics.{name:<22} {rows:>10} rows" + ("" if surveys is None else f" from {surveys} surveys"), file=out)
     print(
         f"\nExplore it: .venv/bin/python -c \"import duckdb; "
         f"duckdb.connect('{database}', read_only=True).sql('FROM qualtrics.answers LIMIT 10').show()\"",
