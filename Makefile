@@ -23,7 +23,7 @@ test: $(STAMP)
 
 # The Dagster UI and daemons, with partitions and runs kept in ./.dagster_home.
 dev: $(STAMP)
-	mkdir -p .dagster_home && touch .dagster_home/dagster.yaml
+	$(BIN)/python -c "from qualtrics_assets.sync import ensure_dagster_home; ensure_dagster_home('.dagster_home')"
 	DAGSTER_HOME=$(CURDIR)/.dagster_home $(BIN)/dagster dev
 
 # A sandbox Qualtrics to point `make dev` at: prints the QUALTRICS_* values to use.

@@ -21,15 +21,23 @@ DEFAULT_DAGSTER_HOME = ".dagster_home"
 
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# A new Dagster home caps concurrent response exports (Qualtrics allows few per brand).
+DEFAULT_INSTANCE_YAML = "concurrency:\n  pools:\n    default_limit: 3\n"
+
+
+def ensure_dagster_home(home: str | Path) -> Path:
+    """Create `home` with a dagster.yaml capping export concurrency, unless one exists."""
+    home = Path(home).resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(DEFAULT_INSTANCE_YAML)
+    return home
 
 
 def _instance() -> dg.DagsterInstance:
     """The instance in DAGSTER_HOME; defaults to ./.dagster_home so partitions persist."""
-    if not os.environ.get("DAGSTER_HOME"):
-        os.environ["DAGSTER_HOME"] = str(Path(DEFAULT_DAGSTER_HOME).resolve())
-    home = Path(os.environ["DAGSTER_HOME"])
-    home.mkdir(parents=True, exist_ok=True)
-    (home / "dagster.yaml").touch()  # an explicit (default) instance config: no "not found" notice
+    os.environ["DAGSTER_HOME"] = str(ensure_dagster_home(os.environ.get("DAGSTER_HOME") or DEFAULT_DAGSTER_HOME))
     return dg.DagsterInstance.get()
 
 

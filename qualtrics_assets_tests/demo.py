@@ -34,7 +34,6 @@ def main() -> int:
         )
         os.environ.setdefault("QUALTRICS_WAREHOUSE", SANDBOX_WAREHOUSE)
         os.environ.setdefault("DAGSTER_HOME", os.path.abspath(SANDBOX_DAGSTER_HOME))
-        os.makedirs(os.environ["DAGSTER_HOME"], exist_ok=True)
         return _sync()
 
 
