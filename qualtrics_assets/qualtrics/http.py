@@ -27,7 +27,6 @@ retry budget). Every request first passes the per-process token bucket of its ho
 from __future__ import annotations
 
 import email.utils
-import json
 import logging
 import random
 import re
@@ -41,7 +40,7 @@ import tenacity
 import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 
-from .auth import Auth, OAuthClientCredentials
+from .auth import Auth
 from .config import QUALTRICS_DOMAIN, BaseURL, ClientSettings
 from .errors import (
     AmbiguousRequestError,
@@ -57,7 +56,6 @@ from .errors import (
     ServerError,
     TransportError,
     WrongDatacenterError,
-    redact,
 )
 from .ratelimit import TokenBucket, shared_bucket
 from .stats import ClientStats
