@@ -72,9 +72,16 @@ def main() -> None:
     index = question_index(definition)
     from datetime import datetime
 
+    import resource
+
+    def peak_mib() -> float:
+        return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+    rss = {"start": peak_mib()}
     t = time.perf_counter()
     n = sum(1 for _ in records(path))
     parse_s = time.perf_counter() - t
+    rss["parse"] = peak_mib()
 
     t = time.perf_counter()
     normalizer = ResponseNormalizer(sid, index, datetime(2025, 1, 1))
@@ -83,6 +90,7 @@ def main() -> None:
         for name, frame in frames.items():
             rows[name] = rows.get(name, 0) + len(frame)
     normalize_s = time.perf_counter() - t - parse_s
+    rss["normalize"] = peak_mib()
 
     t = time.perf_counter()
     normalizer = ResponseNormalizer(sid, index, datetime(2025, 1, 1))
@@ -92,6 +100,7 @@ def main() -> None:
             stagers[name].write(frame)
     staged = {name: s.finish() for name, s in stagers.items()}
     stage_s = time.perf_counter() - t - parse_s - normalize_s
+    rss["stage"] = peak_mib()
 
     with tempfile.TemporaryDirectory() as d:
         con = duckdb.connect(os.path.join(d, "w.duckdb"))
@@ -102,12 +111,13 @@ def main() -> None:
             con.execute(f"INSERT INTO {erd.SCHEMA}.{name} BY NAME SELECT * FROM read_parquet(?)", [table.paths()])
             con.execute("COMMIT")
         insert_s = time.perf_counter() - t
+        rss["insert"] = peak_mib()
         con.close()
     for table in staged.values():
         table.cleanup()
     print(json.dumps({"responses": n, "rows": rows, "batch": batch, "parse_s": round(parse_s, 2),
                       "normalize_s": round(normalize_s, 2), "stage_s": round(stage_s, 2),
-                      "insert_s": round(insert_s, 2)}))
+                      "insert_s": round(insert_s, 2), "peak_rss_mib_after": rss}))
 
     if args.profile:
         from pyinstrument import Profiler

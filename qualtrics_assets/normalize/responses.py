@@ -193,14 +193,29 @@ class _Batch:
     def __init__(self) -> None:
         self.responses: dict[str, list] = {c: [] for c in _RESPONSE_COLUMNS}
         self.counts: list[int] = []  # number of `values` entries per record
-        self.keys: list[str] = []
+        self.codes: list[int] = []  # plan code of each entry's key (see _PlanCodes)
         self.values: list[object] = []
         self.labels: list[object] = []
         self.skipped = 0  # empty records, counted towards the batch size
 
 
-_META_CODE = -1  # plan code of a metadata key
-_EMBEDDED_CODE = -2  # plan code of an embedded-data key
+_META_CODE = -1  # plan code of a metadata key; embedded-data key k has code -2 - k
+
+
+class _PlanCodes(dict):
+    """Export key -> plan code (answer plan ordinal >= 0, metadata -1, embedded-data key k -2-k).
+
+    A key seen for the first time is classified by `__missing__`, so records are mapped with the
+    C-level `map(codes.__getitem__, values)` and no key string is kept per entry.
+    """
+
+    def __init__(self, normalizer: "ResponseNormalizer") -> None:
+        super().__init__()
+        self._normalizer = normalizer
+
+    def __missing__(self, key: str) -> int:
+        self._normalizer._plan(key)
+        return self[key]
 
 
 def _objects(items, count: int | None = None) -> np.ndarray:
@@ -215,6 +230,19 @@ def _types(values: np.ndarray) -> np.ndarray:
     return _objects(map(type, values), len(values))
 
 
+class _IntCodes(dict):
+    """int -> str(int), shared: recodes, scale points and ranks repeat in every record."""
+
+    def __missing__(self, value: int) -> str:
+        code = str(value)
+        if len(self) < 1 << 16:
+            self[value] = code
+        return code
+
+
+_INT_CODES = _IntCodes()
+
+
 def _codes(values: np.ndarray, types: np.ndarray) -> np.ndarray:
     """`_code` of every value: strings as they are, ints via str(), the rest one by one."""
     out = np.empty(len(values), dtype=object)
@@ -222,7 +250,7 @@ def _codes(values: np.ndarray, types: np.ndarray) -> np.ndarray:
     is_int = types == int
     out[is_str] = values[is_str]
     ints = values[is_int]
-    out[is_int] = _objects(map(str, ints), len(ints))
+    out[is_int] = _objects(map(_INT_CODES.__getitem__, ints), len(ints))
     rest = np.flatnonzero(~(is_str | is_int))
     if len(rest):
         out[rest] = _objects((_code(v) for v in values[rest]), len(rest))
@@ -273,7 +301,8 @@ class ResponseNormalizer:
         self.loaded_at = loaded_at
         self._plans: dict[str, object] = {}
         self._answer_plans: list[_AnswerPlan] = []
-        self._plan_codes: dict[str, int] = {}  # key -> answer plan ordinal, or _META_CODE / _EMBEDDED_CODE
+        self._plan_codes = _PlanCodes(self)
+        self._embedded_keys: list[str] = []  # embedded-data key of code -2-k at position k
 
     def iter_batches(
         self, records: Iterable[dict], batch_size: int = 50_000
@@ -316,7 +345,7 @@ class ResponseNormalizer:
         labels = record.get("labels") or {}
         self._add_response(batch, response_id, values, labels)
         batch.counts.append(len(values))
-        batch.keys.extend(values)
+        batch.codes.extend(map(self._plan_codes.__getitem__, values))
         batch.values.extend(values.values())
         batch.labels.extend(map(labels.get, values))
 
@@ -342,9 +371,14 @@ class ResponseNormalizer:
                 plan = _answer_plan(key, match, self.index, len(self._answer_plans))
                 self._answer_plans.append(plan)
             self._plans[key] = plan
-            self._plan_codes[key] = (
-                _META_CODE if plan is _META else _EMBEDDED_CODE if plan is _EMBEDDED else plan.ordinal
-            )
+            if plan is _META:
+                code = _META_CODE
+            elif plan is _EMBEDDED:
+                code = -2 - len(self._embedded_keys)
+                self._embedded_keys.append(key)
+            else:
+                code = plan.ordinal
+            self._plan_codes[key] = code
         return plan
 
     def _per_plan(self, name: str) -> np.ndarray:
@@ -354,22 +388,21 @@ class ResponseNormalizer:
 
     def _value_columns(self, batch: _Batch) -> tuple[dict[str, object], dict[str, object]]:
         """Answers and embedded_data columns of the batch's flattened `values` entries."""
-        keys = batch.keys
-        codes_of = self._plan_codes
-        for key in dict.fromkeys(keys):
-            if key not in codes_of:
-                self._plan(key)
-        n = len(keys)
-        plan_codes = np.fromiter(map(codes_of.__getitem__, keys), dtype=np.intp, count=n)
+        n = len(batch.codes)
+        plan_codes = np.fromiter(batch.codes, dtype=np.intp, count=n)
         response_ids = _objects(batch.responses["response_id"])
         record_of = np.repeat(np.arange(len(batch.counts), dtype=np.intp), np.asarray(batch.counts, dtype=np.intp))
         values = _objects(batch.values, n)
+        all_labels = _objects(batch.labels, n)
+        batch.values = batch.labels = batch.codes = []  # the arrays hold the entries from here on
 
-        where = np.flatnonzero(plan_codes == _EMBEDDED_CODE)
+        where = np.flatnonzero(plan_codes < _META_CODE)
         embedded_values = values[where]
+        embedded_keys = np.empty(len(self._embedded_keys), dtype=object)
+        embedded_keys[:] = self._embedded_keys
         embedded = {
             "response_id": response_ids[record_of[where]],
-            "key": _objects(map(keys.__getitem__, where.tolist()), len(where)),
+            "key": embedded_keys[-2 - plan_codes[where]],
             "value": _codes(embedded_values, _types(embedded_values)),
         }
 
@@ -377,7 +410,8 @@ class ResponseNormalizer:
         ordinals = plan_codes[where]
         records = record_of[where]
         elements = values[where]
-        raw_labels = _objects(batch.labels, n)[where]
+        raw_labels = all_labels[where]
+        del values, all_labels
         types = _types(elements)
         answer_index = np.zeros(len(elements), dtype=np.int64)
         arrays = np.flatnonzero(types == list)
