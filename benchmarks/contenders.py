@@ -12,6 +12,8 @@ Contenders:
           (export -> normalize -> DuckDB tables) into a fresh DuckDB file
   pandas  what users write: json_normalize, melt values and labels to long, write three tables to DuckDB
   dlt     dlt pipeline, records from the export -> duckdb destination (dlt's own nesting)
+  ours_incremental   `ours` again on the warehouse `ours` left (BENCH_WAREHOUSE), after the harness
+          changed responses in the sandbox: the incremental sync
 """
 
 from __future__ import annotations
@@ -93,7 +95,12 @@ def ours(env: dict, survey_id: str, work: str) -> dict:
     from qualtrics_assets.resource import QualtricsResource
     from qualtrics_assets.warehouse.io_manager import QualtricsWarehouseIOManager
 
-    warehouse_file = os.path.join(work, "ours.duckdb")
+    warehouse_file = os.environ.get("BENCH_WAREHOUSE") or os.path.join(work, "ours.duckdb")
+    batch_size = os.environ.get("BENCH_BATCH_SIZE")
+    if batch_size:  # to measure a proposed BATCH_SIZE without editing the asset
+        import qualtrics_assets.assets.responses as responses_module
+
+        responses_module.BATCH_SIZE = int(batch_size)
     warehouse = DuckDBResource(database=warehouse_file)
     resources = {
         "qualtrics": QualtricsResource(
@@ -193,7 +200,7 @@ def dlt_peer(env: dict, survey_id: str, work: str) -> dict:
             "tables": len(tables)}
 
 
-CONTENDERS = {"floor": floor, "ours": ours, "pandas": pandas_peer, "dlt": dlt_peer}
+CONTENDERS = {"floor": floor, "ours": ours, "ours_incremental": ours, "pandas": pandas_peer, "dlt": dlt_peer}
 
 
 def main() -> None:

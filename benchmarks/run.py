@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import socket
 import subprocess
 import sys
@@ -27,7 +28,7 @@ from datetime import datetime, timezone
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HERE = os.path.join(ROOT, "benchmarks")
-ALL = ("floor", "ours", "pandas", "dlt")
+ALL = ("floor", "ours", "pandas", "dlt")  # + ours_incremental, run after ours when the project has it
 
 
 def free_port() -> int:
@@ -80,10 +81,28 @@ def warm_export(sb: SandboxProcess) -> float:
     return time.monotonic() - t0
 
 
-def run_contender(name: str, sb: SandboxProcess, timeout: float) -> dict:
+def has_incremental_sync() -> bool:
+    return os.path.exists(os.path.join(ROOT, "qualtrics_assets", "incremental.py"))
+
+
+def change_responses(sb: SandboxProcess, warehouse_file: str, n: int) -> dict:
+    """Edit n/2 of the earliest responses and add n - n/2 new ones, through the sandbox control API."""
+    import duckdb
+    import requests
+
+    with duckdb.connect(warehouse_file, read_only=True) as con:
+        ids = [r[0] for r in con.execute(
+            "SELECT response_id FROM qualtrics.responses ORDER BY recorded_date LIMIT ?", [n // 2]).fetchall()]
+    base = f"{sb.env['QUALTRICS_BASE_URL']}/_sandbox/surveys/{sb.survey_id}/responses"
+    requests.post(f"{base}/edit", json={"responseIds": ids}, timeout=600).raise_for_status()
+    requests.post(base, json={"count": n - len(ids)}, timeout=600).raise_for_status()
+    return {"edited": len(ids), "added": n - len(ids)}
+
+
+def run_contender(name: str, sb: SandboxProcess, timeout: float, extra_env: dict | None = None) -> dict:
     with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as work:
         out = os.path.join(work, "result.json")
-        env = {**os.environ, **sb.env, "BENCH_WORKDIR": work, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, **sb.env, "BENCH_WORKDIR": work, "PYTHONUNBUFFERED": "1", **(extra_env or {})}
         log_path = os.path.join(work, "log.txt")
         with open(log_path, "w") as log:
             t0 = time.monotonic()
@@ -123,7 +142,8 @@ def ratios(rows: dict[str, dict]) -> dict[str, float | None]:
             return round(rows[a][field] / rows[b][field], 2)
         return None
 
-    out = {"ours_over_floor_time": r("ours", "floor", "work_s")}
+    out = {"ours_over_floor_time": r("ours", "floor", "work_s"),
+           "incremental_over_full_time": r("ours_incremental", "ours", "work_s")}
     for peer in ("pandas", "dlt"):
         out[f"{peer}_over_ours_time"] = r(peer, "ours", "work_s")
         out[f"{peer}_over_ours_rss"] = r(peer, "ours", "peak_rss_mib")
@@ -159,6 +179,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--cache-dir", default=os.path.join(HERE, "results", "cache"),
                    help="export cache kept across runs ('' for a throwaway cache)")
     p.add_argument("--timeout", type=float, default=3600, help="per contender, seconds")
+    p.add_argument("--changed", type=int, default=100,
+                   help="responses changed before the incremental run (0: no incremental run)")
     p.add_argument("--out", default=os.path.join(HERE, "results"))
     args = p.parse_args(argv)
 
@@ -178,22 +200,35 @@ def main(argv: list[str] | None = None) -> dict:
     }
     for size in sizes:
         sb = SandboxProcess(size, args.copies, args.seed, args.cache_dir or None)
+        keep = tempfile.mkdtemp(prefix="bench-warehouse-")
         try:
             prepare_s = warm_export(sb)
             print(f"R={size}: {sb.questions} questions, survey {sb.survey_id}, export prepared in {prepare_s:.1f} s",
                   flush=True)
             rows = {}
-            for name in contenders:
+            warehouse_file = os.path.join(keep, "ours.duckdb")
+            incremental = "ours" in contenders and args.changed > 0 and has_incremental_sync()
+            changed = None
+            for name in contenders + (["ours_incremental"] if incremental else []):
                 if name in ("pandas", "dlt") and size > args.peers_max:
                     continue
-                rows[name] = run_contender(name, sb, args.timeout)
+                extra = {"BENCH_WAREHOUSE": warehouse_file} if name.startswith("ours") else None
+                if name == "ours_incremental":
+                    if not rows.get("ours", {}).get("ok"):
+                        continue
+                    changed = change_responses(sb, warehouse_file, args.changed)
+                rows[name] = run_contender(name, sb, args.timeout, extra)
                 row = rows[name]
                 print(f"  {name:<7} " + (f"{row['work_s']:.2f} s, {row['peak_rss_mib']:.0f} MiB" if row["ok"]
                                          else f"FAILED: {row.get('error', '')[-500:]}"), flush=True)
         finally:
             sb.close()
+            shutil.rmtree(keep, ignore_errors=True)
         report["sizes"].append({"responses": size, "questions": sb.questions, "survey_id": sb.survey_id,
-                                "export_prepare_s": round(prepare_s, 2), "contenders": rows, "ratios": ratios(rows)})
+                                "export_prepare_s": round(prepare_s, 2), "contenders": rows, "ratios": ratios(rows),
+                                "incremental": changed if changed else (
+                                    "not measured: qualtrics_assets has no incremental sync" if not has_incremental_sync()
+                                    else "not measured")})
     print_table(report["sizes"])
     os.makedirs(args.out, exist_ok=True)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
