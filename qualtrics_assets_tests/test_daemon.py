@@ -28,7 +28,25 @@ def _successful_partitions(instance: dg.DagsterInstance) -> set[str]:
 
 
 def _failed_runs(instance: dg.DagsterInstance) -> list[str]:
-    return [r.run_id for r in instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE]))]
+    """Each failed run's id and the errors its event log holds, to say why."""
+    failed = instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE]))
+    return [
+        f"{run.run_id}: " + " | ".join(
+            str(e.dagster_event.event_specific_data)[:800] for e in instance.all_logs(run.run_id)
+            if e.dagster_event and e.dagster_event.is_failure
+        )
+        for run in failed
+    ]
+
+
+def _run_report(instance: dg.DagsterInstance) -> str:
+    """Every run's status and last events: what a stuck sensor run was doing."""
+    lines = []
+    for run in instance.get_runs():
+        lines.append(f"{run.run_id} {run.tags.get('dagster/partition')} {run.status}")
+        lines += [f"    {e.dagster_event.event_type_value if e.dagster_event else ''} {e.user_message[:300]}"
+                  for e in instance.all_logs(run.run_id)[-6:]]
+    return "\n".join(lines)
 
 
 def test_daemon_sensor_runs_materialize_the_survey_tables(tmp_path):
@@ -50,20 +68,23 @@ def test_daemon_sensor_runs_materialize_the_survey_tables(tmp_path):
         pointer = ["-m", "qualtrics_assets.definitions"]
         subprocess.run([str(BIN / "dagster"), "sensor", "start", *pointer, SENSOR_NAME],
                        cwd=REPO, env=env, check=True, capture_output=True, timeout=120)
+        # Logs go to a file: an undrained pipe fills up and blocks every process writing to it.
+        log = (tmp_path / "daemon.log").open("w")
         daemon = subprocess.Popen([str(BIN / "dagster-daemon"), "run", *pointer], cwd=REPO, env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                                  stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             instance = dg.DagsterInstance.from_config(str(home))
             deadline = time.monotonic() + DEADLINE_S
             while _successful_partitions(instance) != set(sb.survey_ids) and time.monotonic() < deadline:
                 assert not _failed_runs(instance), f"a sensor run failed: {_failed_runs(instance)}"
-                assert daemon.poll() is None, daemon.stderr.read()[-3000:]
-                time.sleep(2)
-            assert _successful_partitions(instance) == set(sb.survey_ids)
+                assert daemon.poll() is None, (tmp_path / "daemon.log").read_text()[-3000:]
+                time.sleep(3)
+            assert _successful_partitions(instance) == set(sb.survey_ids), _run_report(instance)
             assert set(instance.get_dynamic_partitions("survey")) == set(sb.survey_ids)
         finally:
             os.killpg(daemon.pid, signal.SIGTERM)
             daemon.wait(timeout=60)
+            log.close()
         with duckdb.connect(str(warehouse), read_only=True) as con:
             landed = dict(con.execute("SELECT survey_id, count(*) FROM qualtrics.questions GROUP BY 1").fetchall())
             responses = con.execute("SELECT count(*) FROM qualtrics.responses").fetchone()[0]
