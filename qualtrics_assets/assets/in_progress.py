@@ -8,6 +8,7 @@ import dagster as dg
 
 from qualtrics_assets import erd
 from qualtrics_assets.assets.common import (
+    BATCH_SIZE,
     EXPORT_POOL,
     GROUP,
     KEY_PREFIX,
@@ -21,7 +22,6 @@ from qualtrics_assets.partitions import survey_partitions
 from qualtrics_assets.resource import QualtricsResource
 from qualtrics_assets.warehouse.staging import StagedTable, TableStager
 
-BATCH_SIZE = 20_000
 
 
 @dg.asset(

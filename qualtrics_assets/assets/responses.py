@@ -19,6 +19,7 @@ from dagster_duckdb import DuckDBResource
 
 from qualtrics_assets import erd
 from qualtrics_assets.assets.common import (
+    BATCH_SIZE,
     EXPORT_POOL,
     KEY_PREFIX,
     ApiUsage,
@@ -41,7 +42,6 @@ _TABLES = {
     "answers": "One row per exported answer value (long format).",
     "embedded_data": "Embedded-data fields per response (long format).",
 }
-BATCH_SIZE = 20_000
 COUNT_CHECK = "responses_match_qualtrics_count"
 # An ids-only export: enough to tell which responses still exist in Qualtrics.
 IDS_ONLY = {"questionIds": [], "embeddedDataIds": [], "surveyMetadataIds": ["recordedDate"]}
