@@ -5,7 +5,7 @@ import sys
 
 from dotenv import load_dotenv
 
-from qualtrics_assets.normalize.ids import validate_survey_id
+from qualtrics_assets.qualtrics import validate_survey_id
 
 
 def main(argv: list[str] | None = None) -> int:

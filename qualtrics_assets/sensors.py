@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 import dagster as dg
 
-from qualtrics_assets.normalize.ids import validate_survey_id
+from qualtrics_assets.qualtrics import validate_survey_id
 from qualtrics_assets.partitions import survey_partitions
 from qualtrics_assets.refresh_plan import dump_cursor, load_cursor, plan_refreshes, surveys_to_read
 from qualtrics_assets.resource import QualtricsResource

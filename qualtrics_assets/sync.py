@@ -12,7 +12,7 @@ from pathlib import Path
 import dagster as dg
 
 from qualtrics_assets import erd
-from qualtrics_assets.normalize.ids import validate_survey_id
+from qualtrics_assets.qualtrics import validate_survey_id
 from qualtrics_assets.partitions import survey_partitions
 from qualtrics_assets.warehouse.connection import connect
 from qualtrics_assets.warehouse.ddl import ensure_table

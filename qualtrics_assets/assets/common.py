@@ -4,7 +4,7 @@ import dagster as dg
 import pandas as pd
 
 from qualtrics_assets.normalize.definitions import question_index
-from qualtrics_assets.normalize.ids import validate_survey_id
+from qualtrics_assets.qualtrics import validate_survey_id
 from qualtrics_assets.normalize.responses import ResponseNormalizer
 from qualtrics_assets.settings import SETTINGS
 

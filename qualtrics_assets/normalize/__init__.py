@@ -65,7 +65,6 @@ from qualtrics_assets.normalize.definitions import (
     definition_frames,
     question_index,
 )
-from qualtrics_assets.normalize.ids import validate_survey_id
 from qualtrics_assets.normalize.responses import ResponseNormalizer
 from qualtrics_assets.normalize.surveys import surveys_frame
 from qualtrics_assets.normalize.text import html_to_text
@@ -82,5 +81,4 @@ __all__ = [
     "question_index",
     "surveys_frame",
     "users_frame",
-    "validate_survey_id",
 ]

@@ -14,7 +14,7 @@ import pandas as pd
 
 from qualtrics_assets.erd import QUESTION_OPTIONS, QUESTIONS, SUB_QUESTIONS
 from qualtrics_assets.normalize.frames import table_frame
-from qualtrics_assets.normalize.ids import validate_survey_id
+from qualtrics_assets.qualtrics import validate_survey_id
 from qualtrics_assets.normalize.text import html_to_text
 
 # Question kinds: what Choices / Answers hold and how a question's export keys read.

@@ -22,7 +22,7 @@ import pandas as pd
 from qualtrics_assets.erd import ANSWERS, EMBEDDED_DATA, RESPONSES
 from qualtrics_assets.normalize.definitions import FORM, MATRIX, MC, RO, SLIDER, QuestionIndex
 from qualtrics_assets.normalize.frames import table_frame
-from qualtrics_assets.normalize.ids import validate_survey_id
+from qualtrics_assets.qualtrics import validate_survey_id
 
 # `values` key -> responses column (None: exported but not stored; `_recordId` repeats responseId).
 _METADATA: dict[str, str | None] = {

@@ -246,11 +246,15 @@ _SAFE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,127}$")
 
 
 def validate_survey_id(survey_id: Any) -> str:
-    """Return ``survey_id`` if it is ``SV_`` + alphanumerics, else raise :class:`InvalidIdError`."""
-    if not isinstance(survey_id, str) or not _SURVEY_ID_RE.match(survey_id):
+    """Return ``survey_id`` if it is ``SV_`` + alphanumerics, else raise :class:`InvalidIdError`.
+
+    The one check for every survey id: it becomes a URL path segment, a partition key and a
+    SQL literal, so a bad one must fail here, loudly, before any of those.
+    """
+    if not isinstance(survey_id, str) or not _SURVEY_ID_RE.fullmatch(survey_id):
         raise InvalidIdError(
-            f"invalid survey id {survey_id!r}",
-            hint="survey ids look like SV_ followed by letters and digits (e.g. SV_3gbwq8aJgqPwQDP)",
+            f"{survey_id!r} is not a Qualtrics survey id (expected SV_ followed by letters and digits)",
+            hint="copy it from the survey's URL or Account Settings > Qualtrics IDs, e.g. SV_3gbwq8aJgqPwQDP",
         )
     return survey_id
 

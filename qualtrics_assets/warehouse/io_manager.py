@@ -18,7 +18,7 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from qualtrics_assets import erd
-from qualtrics_assets.normalize.ids import validate_survey_id
+from qualtrics_assets.qualtrics import validate_survey_id
 from qualtrics_assets.warehouse.connection import connect, transaction
 from qualtrics_assets.warehouse.ddl import ensure_table, quote
 from qualtrics_assets.warehouse.metadata import column_schema
