@@ -212,7 +212,7 @@ RESPONSES = Table(
             "deleted_at",
             "TIMESTAMP",
             "When a sync found the response deleted in Qualtrics (only with "
-            "QUALTRICS_DELETED_RESPONSES=mark; by default deleted responses are removed).",
+            "QUALTRICS_DELETED_RESPONSES=mark, which keeps its rows; by default they are removed).",
         ),
         _LOADED,
     ),

@@ -77,3 +77,25 @@ def test_a_bad_survey_id_is_refused_clearly(cli_env):
     )
     assert result.returncode != 0
     assert "is not a Qualtrics survey id" in result.stderr + result.stdout
+
+
+def test_mark_mode_keeps_deleted_responses_stamped(cli_env, tmp_path):
+    sb, env = cli_env
+    env = {**env, "QUALTRICS_DELETED_RESPONSES": "mark", "QUALTRICS_WAREHOUSE": str(tmp_path / "marked.duckdb"),
+           "DAGSTER_HOME": str(tmp_path)}
+    survey_id = sb.survey_ids[0]
+    run([sys.executable, "-m", "qualtrics_assets", "sync", "--survey", survey_id], env)
+    gone = sb.account.response_ids(survey_id)[:2]
+    sb.account.delete_responses(survey_id, gone)
+    run([sys.executable, "-m", "qualtrics_assets", "sync", "--survey", survey_id], env)
+    with duckdb.connect(env["QUALTRICS_WAREHOUSE"], read_only=True) as con:
+        marked = con.execute(
+            "SELECT response_id FROM qualtrics.responses WHERE deleted_at IS NOT NULL ORDER BY 1"
+        ).fetchall()
+        live = con.execute("SELECT count(*) FROM qualtrics.responses WHERE deleted_at IS NULL").fetchone()[0]
+        answers_of_gone = con.execute(
+            "SELECT count(*) FROM qualtrics.answers WHERE response_id IN (?, ?)", gone
+        ).fetchone()[0]
+    assert [r[0] for r in marked] == sorted(gone)
+    assert live == sb.account.response_counts(survey_id)["auditable"]
+    assert answers_of_gone > 0  # mark mode keeps every row; join to responses to filter

@@ -99,6 +99,25 @@ def _live_ids(client: QualtricsClient, survey_id: str) -> StagedTable:
     return stager.finish()
 
 
+def _plan_writes(staged: dict[str, StagedTable], mode: str, keys: StagedTable, live: StagedTable | None,
+                 mark: bool) -> None:
+    """How each table takes the export: replace the partition, or merge by response id.
+
+    Delete mode: a full export replaces the partition; otherwise rows of the exported responses
+    are replaced and, after a reconciliation, responses Qualtrics no longer has are removed.
+    Mark mode keeps every row: all tables merge, and vanished responses get `deleted_at`.
+    """
+    vanished_check = live.files if live is not None else (keys.files if mode == FULL else None)
+    for name, table in staged.items():
+        if mark:
+            table.merge_keys = keys.files
+            if name == "responses":
+                table.live_keys, table.on_vanished = vanished_check, "mark"
+        elif mode != FULL:
+            table.merge_keys = keys.files
+            table.live_keys = live.files if live is not None else None
+
+
 def _ids_frame(ids: list[str]) -> pd.DataFrame:
     return pd.DataFrame({"response_id": pd.Series(ids, dtype=object)})
 
@@ -148,15 +167,7 @@ def survey_responses(context: dg.AssetExecutionContext, qualtrics: QualtricsReso
         raise
     keys = stage.keys.finish()
     staged = {name: stager.finish() for name, stager in stage.tables.items()}
-    mark = SETTINGS.deleted_responses == "mark"
-    for name, table in staged.items():
-        if plan.mode != FULL or (mark and name == "responses"):
-            table.merge_keys = keys.files
-        if live is not None and (name == "responses" or not mark):
-            table.live_keys = live.files
-        elif plan.mode == FULL and mark and name == "responses":
-            table.live_keys = keys.files  # everything the full export lacks has vanished
-        table.on_vanished = "mark" if mark else "delete"
+    _plan_writes(staged, plan.mode, keys, live, mark=SETTINGS.deleted_responses == "mark")
     staged["embedded_data"].sync_state = {
         "continuation_token": token,
         "token_issued_at": now if token else None,
