@@ -1,12 +1,15 @@
-"""Which kind of response export a survey sync needs, from its stored sync state (pure).
+"""Which response exports a survey sync should try, from its stored sync state (pure).
 
 - full: no state yet, or the survey definition changed since (a changed recode or a new loop
-  changes how every old response exports, and Qualtrics does not mark them modified). Asks Qualtrics for a continuation token for next time; the export replaces
-  the survey's partition, so deletions are implied.
+  changes how every old response exports, and Qualtrics does not mark them modified). It asks
+  for a continuation token for next time.
 - incremental: send the stored continuation token; Qualtrics returns only responses recorded or
   modified since, merged into the partition by response id.
-- fallback: the token was rejected or expired (tokens live a week): export by last-modified date
-  from the stored watermark minus an overlap, merged and so de-duplicated on response id.
+- fallback: the token was rejected or expired (tokens live a week), or there is none: export by
+  last-modified date from the stored watermark minus an overlap, merged and so de-duplicated on
+  response id. It first asks for a new token alongside the date window, and if Qualtrics refuses
+  that combination, exports the window alone (the next sync then tries again).
+The caller tries the candidates in order and moves on when Qualtrics refuses the request (400).
 Deleted responses never appear in exports; when Qualtrics' `responseCounts.deleted` moves (or on
 a schedule) a cheap ids-only export lists the responses that still exist, and the rest go.
 """
@@ -37,20 +40,20 @@ class ExportPlan:
 FULL_PLAN = ExportPlan(FULL, {"allow_continuation": True, "sort_by_last_modified": True})
 
 
-def plan_export(state: SyncState | None, overlap: timedelta, definition_modified: str | None) -> ExportPlan:
-    """Every plan sorts by last-modified date, which also exports `_lastModifiedDate`."""
+def candidate_plans(state: SyncState | None, overlap: timedelta, definition_modified: str | None) -> list[ExportPlan]:
+    """Exports to try in order. Every plan sorts by last-modified date, which also exports
+    `_lastModifiedDate`. Without a watermark (nothing synced yet) the fallback is a full export."""
     if state is None or state.definition_modified != definition_modified:
-        return FULL_PLAN
-    if state.continuation_token:
-        return ExportPlan(INCREMENTAL, {"continuation_token": state.continuation_token, "sort_by_last_modified": True})
-    return fallback_plan(state, overlap)
-
-
-def fallback_plan(state: SyncState, overlap: timedelta) -> ExportPlan:
-    """Date-window export from the watermark; a full export if there is none to start from."""
+        return [FULL_PLAN]
     if state.watermark is None:
-        return FULL_PLAN
-    return ExportPlan(FALLBACK, {"start_date": state.watermark - overlap, "sort_by_last_modified": True})
+        fallbacks = [FULL_PLAN]
+    else:
+        window = {"start_date": state.watermark - overlap, "sort_by_last_modified": True}
+        fallbacks = [ExportPlan(FALLBACK, {**window, "allow_continuation": True}), ExportPlan(FALLBACK, window)]
+    if state.continuation_token:
+        incremental = {"continuation_token": state.continuation_token, "sort_by_last_modified": True}
+        return [ExportPlan(INCREMENTAL, incremental), *fallbacks]
+    return fallbacks
 
 
 def needs_reconciliation(

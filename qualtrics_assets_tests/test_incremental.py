@@ -104,6 +104,10 @@ def test_expired_token_falls_back_to_a_date_window(syncer):
     assert meta["qualtrics/sync_mode"] == "fallback"
     assert meta["qualtrics/responses_added"] == 1 and meta["qualtrics/responses_updated"] >= 2
     assert_matches_ground_truth(syncer.sb, syncer.warehouse, [small])
+    syncer.sb.account.add_responses(small, 2)  # the fallback regained a token: back to incremental
+    again = syncer.sync(small)
+    assert (again["qualtrics/sync_mode"], again["qualtrics/exported_responses"]) == ("incremental", 2)
+    assert_matches_ground_truth(syncer.sb, syncer.warehouse, [small])
 
 
 def test_a_run_killed_after_its_export_loses_nothing(syncer):

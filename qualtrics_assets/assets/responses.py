@@ -27,7 +27,7 @@ from qualtrics_assets.assets.common import (
     survey_partition,
     survey_table_outs,
 )
-from qualtrics_assets.incremental import FULL, INCREMENTAL, ExportPlan, fallback_plan, needs_reconciliation, plan_export
+from qualtrics_assets.incremental import FULL, ExportPlan, candidate_plans, needs_reconciliation
 from qualtrics_assets.normalize.responses import ResponseNormalizer
 from qualtrics_assets.partitions import survey_partitions
 from qualtrics_assets.qualtrics import QualtricsClient, RequestError
@@ -79,6 +79,17 @@ def _export(client: QualtricsClient, survey_id: str, plan: ExportPlan, normalize
     except BaseException:
         stage.discard()
         raise
+
+
+def _first_accepted_export(context, client: QualtricsClient, survey_id: str, normalizer: ResponseNormalizer,
+                           plans: list[ExportPlan]):
+    """Run the first plan Qualtrics accepts; returns (plan, stage, continuation token, bytes)."""
+    for plan in plans[:-1]:
+        try:
+            return (plan, *_export(client, survey_id, plan, normalizer))
+        except RequestError as error:
+            context.log.warning(f"Qualtrics refused the {plan.mode} export of {survey_id} ({error}); trying the next")
+    return (plans[-1], *_export(client, survey_id, plans[-1], normalizer))
 
 
 def _live_ids(client: QualtricsClient, survey_id: str) -> StagedTable:
@@ -147,16 +158,11 @@ def survey_responses(context: dg.AssetExecutionContext, qualtrics: QualtricsReso
     state = read_sync_state(warehouse, survey_id)
     counts = client.get_survey(survey_id).get("responseCounts") or {}
     definition, normalizer = response_normalizer(client, survey_id)
-    plan = plan_export(state, SETTINGS.fallback_overlap, definition.get("LastModified"))
     started = time.monotonic()
-    try:
-        stage, token, export_bytes = _export(client, survey_id, plan, normalizer)
-    except RequestError as error:
-        if plan.mode != INCREMENTAL:
-            raise
-        context.log.warning(f"Qualtrics refused the continuation token of {survey_id} ({error}); falling back")
-        plan = fallback_plan(state, SETTINGS.fallback_overlap)
-        stage, token, export_bytes = _export(client, survey_id, plan, normalizer)
+    plan, stage, token, export_bytes = _first_accepted_export(
+        context, client, survey_id, normalizer,
+        candidate_plans(state, SETTINGS.fallback_overlap, definition.get("LastModified")),
+    )
     export_seconds = round(time.monotonic() - started, 3)
     now = _now()
     reconcile = needs_reconciliation(plan.mode, state, counts.get("deleted"), now, SETTINGS.reconcile_every)
@@ -165,6 +171,14 @@ def survey_responses(context: dg.AssetExecutionContext, qualtrics: QualtricsReso
     except BaseException:
         stage.discard()
         raise
+    if live is not None and live.row_count < int(counts.get("auditable") or 0):
+        # A short list would delete live responses: trust it only when it is complete.
+        context.log.warning(
+            f"{survey_id}: the ids-only export listed {live.row_count} responses but Qualtrics counts "
+            f"{counts.get('auditable')}; skipping deletion reconciliation this run"
+        )
+        live.cleanup()
+        live, reconcile = None, False
     keys = stage.keys.finish()
     staged = {name: stager.finish() for name, stager in stage.tables.items()}
     _plan_writes(staged, plan.mode, keys, live, mark=SETTINGS.deleted_responses == "mark")
@@ -188,8 +202,8 @@ def survey_responses(context: dg.AssetExecutionContext, qualtrics: QualtricsReso
     try:
         for name, table in staged.items():
             yield dg.Output(table, output_name=name, metadata=metadata)
-    finally:
-        for leftover in (keys, live):
+    finally:  # the IO manager removes what it wrote; a failed write leaves the rest to us
+        for leftover in (keys, live, *staged.values()):
             if leftover is not None:
                 leftover.cleanup()
     yield _count_check(warehouse, survey_id, counts.get("auditable"))
