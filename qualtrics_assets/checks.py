@@ -101,8 +101,9 @@ def _primary_key_check(table: erd.Table) -> dg.AssetChecksDefinition:
 
 def _relationship_check(table: erd.Table, rel: erd.Relationship) -> dg.AssetChecksDefinition:
     ref = erd.table(rel.ref_table)
-    # surveys.owner_id -> users is informative only: owners can be deleted or outside read:users.
-    severity = dg.AssetCheckSeverity.WARN if table.partition_column is None else dg.AssetCheckSeverity.ERROR
+    # References to the account tables only warn: those refresh on their own schedule (a survey
+    # found by the sensor may be synced before `surveys` lists it), and owners can be deleted.
+    severity = dg.AssetCheckSeverity.WARN if ref.partition_column is None else dg.AssetCheckSeverity.ERROR
 
     @dg.asset_check(
         asset=_asset_key(table),

@@ -13,7 +13,7 @@ from qualtrics_assets.assets.in_progress import responses_in_progress
 from qualtrics_assets.assets.responses import survey_responses
 from qualtrics_assets.assets.survey_contents import survey_contents
 from qualtrics_assets.checks import build_checks
-from qualtrics_assets.jobs import account_job, survey_job
+from qualtrics_assets.jobs import account_job, account_schedule, survey_job
 from qualtrics_assets.resource import QualtricsResource
 from qualtrics_assets.sensors import build_survey_sensor
 from qualtrics_assets.settings import SETTINGS
@@ -36,6 +36,7 @@ def build_definitions(resources: dict[str, object]) -> dg.Definitions:
         assets=[users, surveys, survey_contents, survey_responses, responses_in_progress],
         asset_checks=build_checks(SETTINGS.survey_freshness.total_seconds() / 3600),
         jobs=[account_job, survey_job],
+        schedules=[account_schedule],
         sensors=[
             build_survey_sensor(
                 survey_job,

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 import dagster as dg
 
-from qualtrics_assets.qualtrics import validate_survey_id
+from qualtrics_assets.qualtrics import QualtricsError, validate_survey_id
 from qualtrics_assets.partitions import survey_partitions
 from qualtrics_assets.refresh_plan import dump_cursor, load_cursor, plan_refreshes, surveys_to_read
 from qualtrics_assets.resource import QualtricsResource
@@ -48,7 +48,12 @@ def build_survey_sensor(
                 context.log.warning(f"Skipping a survey Qualtrics listed with a malformed id: {error}")
         states = load_cursor(context.cursor)
         to_read = surveys_to_read(listed, states, max_count_reads)
-        counts = {sid: _response_counts(client.get_survey(sid)) for sid in to_read}
+        counts = {}
+        for sid in to_read:
+            try:
+                counts[sid] = _response_counts(client.get_survey(sid))
+            except QualtricsError as error:  # deleted or restricted since it was listed
+                context.log.warning(f"Could not read the response counts of {sid}: {error}")
         plan = plan_refreshes(
             listed,
             set(context.instance.get_dynamic_partitions(survey_partitions.name)),

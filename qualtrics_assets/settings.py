@@ -35,6 +35,7 @@ class Settings:
     fallback_overlap: timedelta
     reconcile_every: timedelta
     deleted_responses: str
+    account_cron: str
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -47,6 +48,7 @@ class Settings:
             fallback_overlap=timedelta(minutes=_number("QUALTRICS_FALLBACK_OVERLAP_MINUTES", 60)),
             reconcile_every=timedelta(days=_number("QUALTRICS_RECONCILE_DAYS", 7)),
             deleted_responses=_choice("QUALTRICS_DELETED_RESPONSES", "delete", ("delete", "mark")),
+            account_cron=(os.environ.get("QUALTRICS_ACCOUNT_CRON") or "0 */6 * * *").strip(),
         )
 
 

@@ -21,8 +21,19 @@ DEFAULT_DAGSTER_HOME = ".dagster_home"
 
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-# A new Dagster home caps concurrent response exports (Qualtrics allows few per brand).
-DEFAULT_INSTANCE_YAML = "concurrency:\n  pools:\n    default_limit: 3\n"
+# A new Dagster home caps concurrent response exports (Qualtrics allows few per brand), and runs
+# one sync per survey at a time (two would race on the survey's sync state).
+DEFAULT_INSTANCE_YAML = """\
+concurrency:
+  pools:
+    default_limit: 3
+  runs:
+    tag_concurrency_limits:
+      - key: dagster/partition
+        value:
+          applyLimitPerUniqueValue: true
+        limit: 1
+"""
 
 
 def ensure_dagster_home(home: str | Path) -> Path:

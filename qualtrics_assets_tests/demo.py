@@ -32,8 +32,8 @@ def main() -> int:
         os.environ.update(
             QUALTRICS_BASE_URL=sb.base_url, QUALTRICS_CLIENT_ID=sb.client_id, QUALTRICS_CLIENT_SECRET=sb.client_secret
         )
-        os.environ.setdefault("QUALTRICS_WAREHOUSE", SANDBOX_WAREHOUSE)
-        os.environ.setdefault("DAGSTER_HOME", os.path.abspath(SANDBOX_DAGSTER_HOME))
+        os.environ["QUALTRICS_WAREHOUSE"] = SANDBOX_WAREHOUSE
+        os.environ["DAGSTER_HOME"] = os.path.abspath(SANDBOX_DAGSTER_HOME)
         return _sync()
 
 

@@ -15,6 +15,7 @@ import dagster as dg
 import duckdb
 
 from qualtrics_assets.sensors import SENSOR_NAME
+from qualtrics_assets.sync import ensure_dagster_home
 from qualtrics_assets_tests.sandbox import Sandbox
 
 REPO = Path(__file__).resolve().parents[1]
@@ -50,9 +51,7 @@ def _run_report(instance: dg.DagsterInstance) -> str:
 
 
 def test_daemon_sensor_runs_materialize_the_survey_tables(tmp_path):
-    home = tmp_path / "home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    home = ensure_dagster_home(tmp_path / "home")  # the instance config users get: pools, one run per survey
     warehouse = tmp_path / "warehouse.duckdb"
     with Sandbox(seed=9, survey_sizes=[12, 0], export_polls=1) as sb:
         env = {

@@ -261,6 +261,6 @@ def validate_survey_id(survey_id: Any) -> str:
 
 def validate_id(value: Any, kind: str, prefix: str | None = None) -> str:
     """Validate an id from a user or a server payload before it is put in a URL path."""
-    if not isinstance(value, str) or not _SAFE_ID_RE.match(value) or (prefix and not value.startswith(prefix)):
+    if not isinstance(value, str) or not _SAFE_ID_RE.fullmatch(value) or (prefix and not value.startswith(prefix)):
         raise InvalidIdError(f"invalid {kind} {value!r}")
     return value

@@ -12,6 +12,11 @@ def quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
+def literal(value: str) -> str:
+    """A SQL string literal, for the few places DuckDB takes no parameter (file paths)."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
 def create_table_sql(table: erd.Table) -> str:
     columns = [
         f"{quote(c.name)} {c.type}{'' if c.nullable else ' NOT NULL'}" for c in table.columns

@@ -20,7 +20,7 @@ from dagster_duckdb import DuckDBResource
 from qualtrics_assets import erd
 from qualtrics_assets.qualtrics import validate_survey_id
 from qualtrics_assets.warehouse.connection import connect, transaction
-from qualtrics_assets.warehouse.ddl import ensure_table, quote
+from qualtrics_assets.warehouse.ddl import ensure_table, literal, quote
 from qualtrics_assets.warehouse.metadata import column_schema
 from qualtrics_assets.warehouse.staging import StagedTable
 from qualtrics_assets.warehouse.sync_state import write_sync_state
@@ -162,7 +162,8 @@ class QualtricsWarehouseIOManager(dg.ConfigurableIOManager):
                 [survey_id] if partitions else [],
             ).fetchone()[0]
             con.execute(
-                f"INSERT OR REPLACE INTO {_qualified(erd.SYNC_LOG)} VALUES (?, ?, ?, ?, ?)",
+                f"INSERT OR REPLACE INTO {_qualified(erd.SYNC_LOG)} (table_name, survey_id, synced_at, row_count, run_id)"
+                " VALUES (?, ?, ?, ?, ?)",
                 [table.name, survey_id, datetime.now(timezone.utc).replace(tzinfo=None), rows, context.run_id],
             )
 
@@ -190,5 +191,5 @@ def _keys(paths: list) -> str:
     """A subquery of staged response ids (file paths are ours, never user input)."""
     if not paths:
         return "SELECT NULL::VARCHAR AS response_id WHERE false"
-    files = ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths)
+    files = ", ".join(literal(p) for p in paths)
     return f"SELECT response_id FROM read_parquet([{files}])"

@@ -16,6 +16,7 @@ import duckdb
 import pandas as pd
 
 from qualtrics_assets import erd
+from qualtrics_assets.warehouse.ddl import literal
 
 
 # The ids of responses a staged batch touches (merge keys, or ids Qualtrics still has).
@@ -76,7 +77,7 @@ class TableStager:
         path = self.staged.directory / f"part-{len(self.staged.files):05d}.parquet"
         self._con.register("batch", frame)
         try:
-            self._con.execute(f"COPY (SELECT * FROM batch) TO '{path}' (FORMAT parquet)")
+            self._con.execute(f"COPY (SELECT * FROM batch) TO {literal(path)} (FORMAT parquet)")
         finally:
             self._con.unregister("batch")
         self.staged.files.append(path)
