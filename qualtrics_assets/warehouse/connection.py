@@ -11,6 +11,8 @@ from contextlib import contextmanager
 import duckdb
 from dagster_duckdb import DuckDBResource
 
+from qualtrics_assets.settings import SETTINGS
+
 
 @contextmanager
 def connect(resource: DuckDBResource) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -19,6 +21,9 @@ def connect(resource: DuckDBResource) -> Iterator[duckdb.DuckDBPyConnection]:
             # Row order within a table carries no meaning here; not preserving it lets DuckDB
             # stream big inserts instead of buffering them (peak memory of a 1M-response sync).
             con.execute("SET preserve_insertion_order = false")
+            # DuckDB caches up to 80% of RAM by default; a cap keeps big syncs and checks lean
+            # (they spill to disk past it) and leaves room for the rest of the run.
+            con.execute("SET memory_limit = ?", [SETTINGS.duckdb_memory_limit])
             yield con
         finally:
             con.close()
