@@ -20,9 +20,7 @@ import argparse
 import dataclasses
 import hashlib
 import os
-import shlex
 import shutil
-import signal
 import sys
 import threading
 import uuid
@@ -31,6 +29,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from qualtrics_assets_tests.sandbox import Sandbox, exports, generator  # noqa: E402
+from qualtrics_assets_tests.sandbox.__main__ import serve  # noqa: E402
 
 
 def _sources_hash() -> str:
@@ -96,17 +95,7 @@ def main(argv: list[str] | None = None) -> None:
         generator.widen_survey(survey, args.copies)
     cache_dir = args.cache_dir or os.path.join(sb.server.tmpdir, "cache")
     install_export_cache(cache_dir, f"{_sources_hash()}|seed={args.seed}|copies={args.copies}")
-    for key, value in (("QUALTRICS_BASE_URL", sb.base_url), ("QUALTRICS_CLIENT_ID", sb.client_id),
-                       ("QUALTRICS_CLIENT_SECRET", sb.client_secret), ("QUALTRICS_API_TOKEN", sb.api_token)):
-        print(f"{key}={shlex.quote(value)}")
-    print(f"# questions: {len(survey.questions)}")
-    print(f"# surveys: {' '.join(sb.survey_ids)}", flush=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    while not stop.wait(0.2):
-        pass
-    sb.close()
+    serve(sb, notes=(f"questions: {len(survey.questions)}",))
 
 
 if __name__ == "__main__":

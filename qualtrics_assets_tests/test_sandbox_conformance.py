@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from qualtrics_assets_tests.sandbox import Sandbox
-from qualtrics_assets_tests.sandbox.testkit import run_export, shape_diff
+from qualtrics_assets_tests.sandbox.testkit import shape_diff
 
 REC = Path(__file__).parent / "fixtures" / "recorded"
 

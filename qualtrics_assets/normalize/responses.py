@@ -13,7 +13,6 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from functools import lru_cache
-from itertools import islice
 from typing import NamedTuple
 
 import numpy as np

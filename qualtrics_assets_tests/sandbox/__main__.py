@@ -33,14 +33,21 @@ def main(argv: list[str] | None = None) -> None:
     sb = Sandbox(seed=args.seed, surveys=args.surveys, responses=args.responses, survey_sizes=args.survey_sizes,
                  page_size=args.page_size, token_lifetime=args.token_lifetime, export_polls=args.export_polls,
                  port=args.port, client_id=args.client_id, client_secret=args.client_secret, api_token=args.api_token)
+    serve(sb)
+
+
+def serve(sb: Sandbox, notes: tuple[str, ...] = ()) -> None:
+    """Print the sourceable QUALTRICS_* lines, then serve until SIGINT/SIGTERM."""
     for key, value in (("QUALTRICS_BASE_URL", sb.base_url), ("QUALTRICS_CLIENT_ID", sb.client_id),
                        ("QUALTRICS_CLIENT_SECRET", sb.client_secret), ("QUALTRICS_API_TOKEN", sb.api_token)):
         print(f"{key}={shlex.quote(value)}")
+    for note in notes:
+        print(f"# {note}")
     print(f"# surveys: {' '.join(sb.survey_ids)}", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    while not stop.wait(0.5):
+    while not stop.wait(0.2):
         pass
     sb.close()
 
