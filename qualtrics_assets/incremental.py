@@ -9,7 +9,8 @@
   last-modified date from the stored watermark minus an overlap, merged and so de-duplicated on
   response id. It first asks for a new token alongside the date window, and if Qualtrics refuses
   that combination, exports the window alone (the next sync then tries again).
-The caller tries the candidates in order and moves on when Qualtrics refuses the request (400).
+The caller tries the candidates in order and moves on when Qualtrics refuses the request (400)
+or the export is too large for one file.
 Deleted responses never appear in exports; when Qualtrics' `responseCounts.deleted` moves (or on
 a schedule) a cheap ids-only export lists the responses that still exist, and the rest go.
 """
@@ -37,16 +38,21 @@ class ExportPlan:
     export_kwargs: dict
 
 
-FULL_PLAN = ExportPlan(FULL, {"allow_continuation": True, "sort_by_last_modified": True})
+# A full export asks for a continuation token; if Qualtrics refuses (a survey too large for one
+# file can only be split by date, which continuation exports do not allow), a plain full export.
+FULL_PLANS = [
+    ExportPlan(FULL, {"allow_continuation": True, "sort_by_last_modified": True}),
+    ExportPlan(FULL, {"sort_by_last_modified": True}),
+]
 
 
 def candidate_plans(state: SyncState | None, overlap: timedelta, definition_modified: str | None) -> list[ExportPlan]:
     """Exports to try in order. Every plan sorts by last-modified date, which also exports
     `_lastModifiedDate`. Without a watermark (nothing synced yet) the fallback is a full export."""
     if state is None or state.definition_modified != definition_modified:
-        return [FULL_PLAN]
+        return list(FULL_PLANS)
     if state.watermark is None:
-        fallbacks = [FULL_PLAN]
+        fallbacks = list(FULL_PLANS)
     else:
         window = {"start_date": state.watermark - overlap, "sort_by_last_modified": True}
         fallbacks = [ExportPlan(FALLBACK, {**window, "allow_continuation": True}), ExportPlan(FALLBACK, window)]

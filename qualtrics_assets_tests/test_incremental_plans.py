@@ -13,9 +13,9 @@ def modes(plans):
 
 
 def test_first_sync_and_changed_definitions_are_full():
-    assert modes(candidate_plans(None, HOUR, "t1")) == [(FULL, True)]
+    assert modes(candidate_plans(None, HOUR, "t1")) == [(FULL, True), (FULL, False)]
     state = SyncState(continuation_token="tok", watermark=MARK, definition_modified="t1")
-    assert modes(candidate_plans(state, HOUR, "t2")) == [(FULL, True)]
+    assert modes(candidate_plans(state, HOUR, "t2")) == [(FULL, True), (FULL, False)]
 
 
 def test_a_token_is_tried_first_then_windows_that_ask_for_a_new_token():
@@ -32,7 +32,7 @@ def test_after_a_fallback_without_token_the_next_sync_tries_to_regain_one():
 
 def test_a_survey_with_nothing_synced_yet_falls_back_to_full():
     state = SyncState(continuation_token="tok", watermark=None, definition_modified="t1")
-    assert modes(candidate_plans(state, HOUR, "t1")) == [(INCREMENTAL, False), (FULL, True)]
+    assert modes(candidate_plans(state, HOUR, "t1")) == [(INCREMENTAL, False), (FULL, True), (FULL, False)]
 
 
 def test_reconciliation_when_deletions_move_or_on_schedule_never_after_full():

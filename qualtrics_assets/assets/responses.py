@@ -30,7 +30,7 @@ from qualtrics_assets.assets.common import (
 from qualtrics_assets.incremental import FULL, ExportPlan, candidate_plans, needs_reconciliation
 from qualtrics_assets.normalize.responses import ResponseNormalizer
 from qualtrics_assets.partitions import survey_partitions
-from qualtrics_assets.qualtrics import QualtricsClient, RequestError
+from qualtrics_assets.qualtrics import ExportTooLargeError, QualtricsClient, RequestError
 from qualtrics_assets.resource import QualtricsResource
 from qualtrics_assets.settings import SETTINGS
 from qualtrics_assets.warehouse.connection import connect
@@ -87,7 +87,7 @@ def _first_accepted_export(context, client: QualtricsClient, survey_id: str, nor
     for plan in plans[:-1]:
         try:
             return (plan, *_export(client, survey_id, plan, normalizer))
-        except RequestError as error:
+        except (RequestError, ExportTooLargeError) as error:
             context.log.warning(f"Qualtrics refused the {plan.mode} export of {survey_id} ({error}); trying the next")
     return (plans[-1], *_export(client, survey_id, plans[-1], normalizer))
 
