@@ -269,3 +269,13 @@ def test_a_write_killed_midway_leaves_the_warehouse_as_it_was(warehouse, tmp_pat
     rerun = subprocess.run([sys.executable, str(script), warehouse], capture_output=True, text=True, check=True)
     assert rerun.stdout.split() == ["writing", "committed"]
     assert query(warehouse, "SELECT count(*), min(value) FROM qualtrics.embedded_data") == [(6_000_000, "new")]
+
+
+def test_a_stager_left_by_an_error_removes_its_files():
+    with pytest.raises(RuntimeError, match="export failed"):
+        with TableStager(erd.EMBEDDED_DATA) as stager:
+            stager.write(pd.DataFrame({"survey_id": "SV_one", "response_id": ["R_1"], "key": "k", "value": "v",
+                                       "_loaded_at": LOADED}))
+            assert stager.staged.directory.exists() and stager.staged.files
+            raise RuntimeError("export failed")
+    assert not stager.staged.directory.exists()

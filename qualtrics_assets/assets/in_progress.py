@@ -39,14 +39,9 @@ def responses_in_progress(context: dg.AssetExecutionContext, qualtrics: Qualtric
     client = qualtrics.get_client()
     usage = ApiUsage(client)
     _, normalizer = response_normalizer(client, survey_id)
-    stager = TableStager(erd.RESPONSES_IN_PROGRESS)
     columns = erd.RESPONSES_IN_PROGRESS.column_names
-    try:
-        with client.export_responses(survey_id, in_progress=True) as export:
-            for frames in normalizer.iter_batches(export.records(), batch_size=BATCH_SIZE):
-                stager.write(frames["responses"][columns])
-    except BaseException:
-        stager.finish().cleanup()
-        raise
+    with TableStager(erd.RESPONSES_IN_PROGRESS) as stager, client.export_responses(survey_id, in_progress=True) as export:
+        for frames in normalizer.iter_batches(export.records(), batch_size=BATCH_SIZE):
+            stager.write(frames["responses"][columns])
     context.add_output_metadata(usage.metadata())
     return stager.finish()

@@ -65,20 +65,22 @@ class _Stage:
 
     def discard(self) -> None:
         for stager in (*self.tables.values(), self.keys):
-            stager.finish().cleanup()
+            stager.discard()
+
+    def __enter__(self) -> "_Stage":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self.discard()
 
 
 def _export(client: QualtricsClient, survey_id: str, plan: ExportPlan, normalizer: ResponseNormalizer):
     """Run one export into a fresh stage; returns (stage, continuation token, bytes)."""
-    stage = _Stage()
-    try:
-        with client.export_responses(survey_id, **plan.export_kwargs) as export:
-            for frames in normalizer.iter_batches(export.records(), batch_size=BATCH_SIZE):
-                stage.write(frames)
-            return stage, export.continuation_token, export.file_size
-    except BaseException:
-        stage.discard()
-        raise
+    with _Stage() as stage, client.export_responses(survey_id, **plan.export_kwargs) as export:
+        for frames in normalizer.iter_batches(export.records(), batch_size=BATCH_SIZE):
+            stage.write(frames)
+        return stage, export.continuation_token, export.file_size
 
 
 def _first_accepted_export(context, client: QualtricsClient, survey_id: str, normalizer: ResponseNormalizer,
@@ -94,19 +96,14 @@ def _first_accepted_export(context, client: QualtricsClient, survey_id: str, nor
 
 def _live_ids(client: QualtricsClient, survey_id: str) -> StagedTable:
     """Ids of every response Qualtrics still has (a cheap export with no answers)."""
-    stager = TableStager(RESPONSE_KEYS)
-    try:
-        with client.export_responses(survey_id, options=IDS_ONLY) as export:
-            batch: list[str] = []
-            for record in export.records():
-                batch.append(record["responseId"])
-                if len(batch) >= BATCH_SIZE:
-                    stager.write(_ids_frame(batch))
-                    batch = []
-            stager.write(_ids_frame(batch))
-    except BaseException:
-        stager.finish().cleanup()
-        raise
+    with TableStager(RESPONSE_KEYS) as stager, client.export_responses(survey_id, options=IDS_ONLY) as export:
+        batch: list[str] = []
+        for record in export.records():
+            batch.append(record["responseId"])
+            if len(batch) >= BATCH_SIZE:
+                stager.write(_ids_frame(batch))
+                batch = []
+        stager.write(_ids_frame(batch))
     return stager.finish()
 
 

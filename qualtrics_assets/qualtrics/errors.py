@@ -136,24 +136,16 @@ class QualtricsError(Exception):
 
     def to_metadata(self) -> dict[str, Any]:
         """JSON-safe description (for logs or Dagster metadata); contains no secrets."""
-        out: dict[str, Any] = {
-            "error": type(self).__name__,
-            "message": self.message,
-            "status": self.status,
-            "error_code": self.error_code,
-            "request_id": self.request_id,
-            "survey_id": self.survey_id,
-            "route": self.route,
-            "hint": self.hint,
-        }
+        out: dict[str, Any] = {"error": type(self).__name__, "message": self.message, **self._context()}
         for key in self._extra_keys:
             value = getattr(self, key)
             if isinstance(value, (str, int, float, bool)) or value is None:
                 out[key] = redact(value) if isinstance(value, str) else value
         return out
 
-    def __reduce__(self):  # picklable across Dagster subprocess boundaries
-        kwargs = {
+    def _context(self) -> dict[str, Any]:
+        """The fields every error carries besides its message."""
+        return {
             "status": self.status,
             "error_code": self.error_code,
             "request_id": self.request_id,
@@ -161,6 +153,9 @@ class QualtricsError(Exception):
             "route": self.route,
             "hint": self.hint,
         }
+
+    def __reduce__(self):  # picklable across Dagster subprocess boundaries
+        kwargs = self._context()
         kwargs.update({k: getattr(self, k) for k in self._extra_keys})
         return (_rebuild, (type(self), self.message, kwargs))
 

@@ -86,3 +86,14 @@ class TableStager:
     def finish(self) -> StagedTable:
         self._con.close()
         return self.staged
+
+    def discard(self) -> None:
+        self.finish().cleanup()
+
+    def __enter__(self) -> "TableStager":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        """A failed export or normalization leaves no spooled files behind."""
+        if exc_type is not None:
+            self.discard()
