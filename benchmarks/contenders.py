@@ -96,11 +96,6 @@ def ours(env: dict, survey_id: str, work: str) -> dict:
     from qualtrics_assets.warehouse.io_manager import QualtricsWarehouseIOManager
 
     warehouse_file = os.environ.get("BENCH_WAREHOUSE") or os.path.join(work, "ours.duckdb")
-    batch_size = os.environ.get("BENCH_BATCH_SIZE")
-    if batch_size:  # to measure a proposed BATCH_SIZE without editing the asset
-        import qualtrics_assets.assets.responses as responses_module
-
-        responses_module.BATCH_SIZE = int(batch_size)
     warehouse = DuckDBResource(database=warehouse_file)
     resources = {
         "qualtrics": QualtricsResource(

@@ -22,7 +22,7 @@ from dagster_duckdb import DuckDBResource
 from qualtrics_assets import erd
 from qualtrics_assets.partitions import survey_partitions
 from qualtrics_assets.warehouse.io_manager import QualtricsWarehouseIOManager
-from qualtrics_assets.warehouse.staging import TableStager
+from qualtrics_assets.warehouse.staging import StagedTable, staging
 
 LOADED = pd.Timestamp("2026-01-01 00:00:00")
 
@@ -186,23 +186,27 @@ def _instance_with_partitions() -> dg.DagsterInstance:
     return instance
 
 
-def test_staged_batches_are_inserted_in_one_write(warehouse):
+def stage_frame(staged: StagedTable, frame: pd.DataFrame) -> None:
+    """Write one more Parquet file of `frame` into `staged` (what the normalizer does at scale)."""
+    path = staged.next_path()
+    with duckdb.connect() as con:
+        con.register("frame", frame)
+        con.execute(f"COPY frame TO '{path}' (FORMAT parquet)")
+    staged.add(path, len(frame))
+
+
+def test_staged_files_are_inserted_in_one_write(warehouse):
     @dg.asset(key_prefix="qualtrics", name="embedded_data", partitions_def=survey_partitions)
     def embedded_data(context: dg.AssetExecutionContext):
-        stager = TableStager(erd.EMBEDDED_DATA)
-        for batch in range(3):
-            stager.write(
-                pd.DataFrame(
-                    {
-                        "survey_id": context.partition_key,
-                        "response_id": [f"R_{batch}{i}" for i in range(4)],
-                        "key": "team",
-                        "value": str(batch),
-                        "_loaded_at": LOADED,
-                    }
-                )
-            )
-        staged = stager.finish()
+        with staging(erd.EMBEDDED_DATA) as staged:
+            for batch in range(3):
+                stage_frame(staged, pd.DataFrame({
+                    "survey_id": context.partition_key,
+                    "response_id": [f"R_{batch}{i}" for i in range(4)],
+                    "key": "team",
+                    "value": str(batch),
+                    "_loaded_at": LOADED,
+                }))
         assert len(staged.files) == 3
         return staged
 
@@ -221,18 +225,19 @@ KILLED_WRITER = textwrap.dedent(
     from qualtrics_assets import erd
     from qualtrics_assets.partitions import survey_partitions
     from qualtrics_assets.warehouse.io_manager import QualtricsWarehouseIOManager
-    from qualtrics_assets.warehouse.staging import TableStager
+    from qualtrics_assets.warehouse.staging import staging
+    from qualtrics_assets_tests.test_io_manager import stage_frame
 
     @dg.asset(key_prefix="qualtrics", name="embedded_data", partitions_def=survey_partitions)
     def embedded_data():
-        stager = TableStager(erd.EMBEDDED_DATA)
         n = 1_000_000
-        for batch in range(6):
-            stager.write(pd.DataFrame({
-                "survey_id": "SV_one", "response_id": [f"R_{batch}_{i}" for i in range(n)],
-                "key": "team", "value": "new", "_loaded_at": pd.Timestamp("2026-01-02")}))
+        with staging(erd.EMBEDDED_DATA) as staged:
+            for batch in range(6):
+                stage_frame(staged, pd.DataFrame({
+                    "survey_id": "SV_one", "response_id": [f"R_{batch}_{i}" for i in range(n)],
+                    "key": "team", "value": "new", "_loaded_at": pd.Timestamp("2026-01-02")}))
         print("writing", flush=True)
-        return stager.finish()
+        return staged
 
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("survey", ["SV_one"])
@@ -271,11 +276,11 @@ def test_a_write_killed_midway_leaves_the_warehouse_as_it_was(warehouse, tmp_pat
     assert query(warehouse, "SELECT count(*), min(value) FROM qualtrics.embedded_data") == [(6_000_000, "new")]
 
 
-def test_a_stager_left_by_an_error_removes_its_files():
+def test_staging_left_by_an_error_removes_its_files():
     with pytest.raises(RuntimeError, match="export failed"):
-        with TableStager(erd.EMBEDDED_DATA) as stager:
-            stager.write(pd.DataFrame({"survey_id": "SV_one", "response_id": ["R_1"], "key": "k", "value": "v",
-                                       "_loaded_at": LOADED}))
-            assert stager.staged.directory.exists() and stager.staged.files
+        with staging(erd.EMBEDDED_DATA) as staged:
+            stage_frame(staged, pd.DataFrame({"survey_id": "SV_one", "response_id": ["R_1"], "key": "k", "value": "v",
+                                              "_loaded_at": LOADED}))
+            assert staged.directory.exists() and staged.files
             raise RuntimeError("export failed")
-    assert not stager.staged.directory.exists()
+    assert not staged.directory.exists()

@@ -4,8 +4,10 @@ Expected rows are written out by hand from the contract in `qualtrics_assets/nor
 """
 
 import dataclasses
+import json
 from datetime import datetime
 
+import duckdb
 import pandas as pd
 import pytest
 
@@ -46,7 +48,12 @@ DEFINITION_8D = {
 
 
 def _rows(frame, columns=ANSWER_COLUMNS):
-    return [tuple(None if pd.isna(v) else v for v in row) for row in frame[columns].itertuples(index=False)]
+    """Rows as tuples in key order (the first three columns), nulls as None."""
+    return _in_key_order([tuple(None if pd.isna(v) else v for v in row) for row in frame[columns].itertuples(index=False)])
+
+
+def _in_key_order(rows):
+    return sorted(rows, key=lambda row: tuple(str(v) for v in row[:3]))
 
 
 def _normalize(records, definition=SYNTHETIC, survey_id=SID):
@@ -72,11 +79,11 @@ def test_recorded_8d_record():
     assert (row["distribution_channel"], row["user_language"]) == ("anonymous", "EN")
     assert pd.isna(row["recipient_email"]) and pd.isna(row["external_reference"])
 
-    assert _rows(frames["answers"]) == [
+    assert _rows(frames["answers"]) == _in_key_order([
         ("R_2Y62vxvBCVIJxEG", "QID1_TEXT", 0, "QID1", None, None, None, "TEXT", "wedw", None, None, "wedw"),
         ("R_2Y62vxvBCVIJxEG", "QID3", 0, "QID3", None, None, "5", None, "5", "Slightly uncomfortable", 5.0, None),
         ("R_2Y62vxvBCVIJxEG", "QID2", 0, "QID2", None, None, "2", None, "2", "Tuesday", 2.0, None),
-    ]
+    ])
     assert frames["embedded_data"].empty  # _recordId is metadata, displayed* are not values
 
 
@@ -123,7 +130,7 @@ SYNTHETIC_RECORD = {
 def test_every_export_key_form():
     frames = _normalize([SYNTHETIC_RECORD])
     r = "R_all"
-    assert _rows(frames["answers"]) == [
+    assert _rows(frames["answers"]) == _in_key_order([
         (r, "QID1", 0, "QID1", None, None, "2", None, "20", "No", 20.0, None),
         (r, "QID1_3_TEXT", 0, "QID1", None, None, "3", "TEXT", "something else", None, None, "something else"),
         (r, "QID2", 0, "QID2", None, None, "1", None, "1", "a", 1.0, None),
@@ -145,12 +152,12 @@ def test_every_export_key_form():
         (r, "QID4_G0_1_RANK", 0, "QID4", None, None, None, "G0_1_RANK", "2", None, 2.0, None),
         (r, "QID99_5", 0, "QID99", None, None, None, "5", "x", None, None, None),
         (r, "QID99", 0, "QID99", None, None, None, None, "3", None, 3.0, None),
-    ]
-    assert _rows(frames["embedded_data"], ["response_id", "key", "value"]) == [
+    ])
+    assert _rows(frames["embedded_data"], ["response_id", "key", "value"]) == _in_key_order([
         (r, "source", "email"),
         (r, "panel_id", "12345"),
         (r, "unknown_field", "日本語"),
-    ]
+    ])
     row = frames["responses"].iloc[0]
     assert (row["status"], row["status_label"], row["progress"], row["duration_seconds"]) == (4, "Imported", 100, 300)
     assert row["finished"] == True  # noqa: E712
@@ -163,22 +170,42 @@ def test_every_export_key_form():
     assert row["external_reference"] == "ext-1"
 
 
-def test_frames_have_erd_columns_and_types():
+def _parquet_types(path):
+    with duckdb.connect() as con:
+        return [(name, kind) for name, kind, *_ in con.execute(f"DESCRIBE SELECT * FROM read_parquet('{path}')").fetchall()]
+
+
+def test_staged_files_have_erd_columns_and_types(tmp_path):
+    source = tmp_path / "export.ndjson"
+    source.write_text("".join(json.dumps(r) + "\n" for r in (SYNTHETIC_RECORD, RECORDED_8D)))
+    normalizer = ResponseNormalizer(SID, question_index(SYNTHETIC), LOADED)
+    outputs = {name: tmp_path / f"{name}.parquet" for name in ("responses", "answers", "embedded_data")}
+    staged = normalizer.stage([str(source)], outputs)
     frames = _normalize([SYNTHETIC_RECORD, RECORDED_8D])
     for name, table in (("responses", RESPONSES), ("answers", ANSWERS), ("embedded_data", EMBEDDED_DATA)):
-        assert list(frames[name].columns) == table.column_names
+        assert _parquet_types(staged[name].path) == [(c.name, c.type) for c in table.columns]
+        assert staged[name].row_count == len(frames[name]) > 0
         assert (frames[name]["survey_id"] == SID).all()
         assert (frames[name]["_loaded_at"] == pd.Timestamp(LOADED)).all()
         assert not frames[name].duplicated(list(table.primary_key)).any()
-    responses, answers = frames["responses"], frames["answers"]
-    for column in ("start_date", "end_date", "recorded_date", "last_modified_date"):
-        assert responses[column].dtype == "datetime64[ns]"
-    assert responses["status"].dtype == "Int64" and responses["progress"].dtype == "Int64"
-    assert responses["duration_seconds"].dtype == "Int64"
-    assert responses["finished"].dtype == "boolean"
-    assert responses["location_latitude"].dtype == "float64"
-    assert answers["answer_index"].dtype == "int64"
-    assert answers["value_number"].dtype == "float64"
+
+
+def test_records_split_over_files_give_the_same_rows(tmp_path):
+    """A split export (several date windows) is several files; they read as one."""
+    records = [{**SYNTHETIC_RECORD, "responseId": f"R_{i}"} for i in range(5)]
+    files = []
+    for n, chunk in enumerate((records[:2], records[2:])):
+        path = tmp_path / f"part{n}.ndjson"
+        path.write_text("".join(json.dumps(r) + "\n" for r in chunk) + "{}\n\n")
+        files.append(str(path))
+    normalizer = ResponseNormalizer(SID, question_index(SYNTHETIC), LOADED)
+    staged = normalizer.stage(files, {"answers": tmp_path / "answers.parquet"})
+    whole = _normalize(records)["answers"]
+    with duckdb.connect() as con:
+        split = con.execute(f"SELECT * FROM read_parquet('{staged['answers'].path}') "
+                            "ORDER BY response_id, field, answer_index").fetchdf()
+    pd.testing.assert_frame_equal(split, whole)
+    assert set(split["response_id"]) == {f"R_{i}" for i in range(5)}
 
 
 def test_in_progress_anonymized_and_stringly_typed_records():
@@ -205,9 +232,9 @@ def test_in_progress_anonymized_and_stringly_typed_records():
     assert pd.isna(anon["status_label"]) and pd.isna(anon["ip_address"]) and pd.isna(anon["location_latitude"])
     assert pd.isna(anon["start_date"])
     # the empty multi-select gives no row; "20" as a string still resolves its recode
-    assert _rows(frames["answers"]) == [
+    assert _rows(frames["answers"]) == _in_key_order([
         ("R_anon", "QID1", 0, "QID1", None, None, "2", None, "20", None, 20.0, None),
-    ]
+    ])
 
 
 def test_value_code_spelling():
@@ -241,31 +268,25 @@ def test_declared_embedded_field_wins_over_the_qid_grammar():
     assert frames["answers"]["part"].tolist() == ["other"]
 
 
-def test_batches_are_bounded_and_add_up_to_one_pass():
-    records = [{**SYNTHETIC_RECORD, "responseId": f"R_{i}"} for i in range(5)]
+def test_no_records_give_typed_empty_tables(tmp_path):
     normalizer = ResponseNormalizer(SID, question_index(SYNTHETIC), LOADED)
-    batches = list(normalizer.iter_batches(iter(records), batch_size=2))
-    assert [b["responses"]["response_id"].tolist() for b in batches] == [["R_0", "R_1"], ["R_2", "R_3"], ["R_4"]]
-    whole = _normalize(records)
-    for name in ("responses", "answers", "embedded_data"):
-        joined = pd.concat([b[name] for b in batches], ignore_index=True)
-        pd.testing.assert_frame_equal(joined, whole[name])
-
-
-def test_no_records_no_batches_but_typed_empty_frames():
-    normalizer = ResponseNormalizer(SID, question_index(SYNTHETIC), LOADED)
-    assert list(normalizer.iter_batches([])) == []
     frames = normalizer.frames([])
     assert all(frame.empty for frame in frames.values())
     assert list(frames["answers"].columns) == ANSWERS.column_names
-    assert frames["responses"]["recorded_date"].dtype == "datetime64[ns]"
+    staged = normalizer.stage([], {"responses": tmp_path / "responses.parquet"})
+    assert staged["responses"].row_count == 0
+    assert _parquet_types(staged["responses"].path) == [(c.name, c.type) for c in RESPONSES.columns]
 
 
-def test_bad_input_is_rejected():
+def test_bad_input_is_rejected(tmp_path):
     with pytest.raises(ValueError, match="not a Qualtrics survey id"):
         ResponseNormalizer("SV_bad id", question_index(SYNTHETIC), LOADED)
     normalizer = ResponseNormalizer(SID, question_index(SYNTHETIC), LOADED)
-    with pytest.raises(ValueError, match="without responseId"):
+    with pytest.raises(ValueError, match="SV_synthetic1 has 1 value.* without responseId"):
         normalizer.frames([{"values": {"QID1": 1}}])
-    with pytest.raises(ValueError, match="batch_size"):
-        list(normalizer.iter_batches([SYNTHETIC_RECORD], batch_size=0))
+    with pytest.raises(ValueError, match="recorded_date.*SV_synthetic1|SV_synthetic1.*not-a-date"):
+        normalizer.frames([{"responseId": "R_1", "values": {"recordedDate": "not-a-date"}}])
+    with pytest.raises(ValueError, match="export of SV_synthetic1 is not valid NDJSON"):
+        normalizer.stage([str(tmp_path / "missing.ndjson")], {"answers": tmp_path / "a.parquet"})
+    with pytest.raises(ValueError, match="no normalized table"):
+        normalizer.stage([], {"answer": tmp_path / "a.parquet"})

@@ -1,12 +1,16 @@
 """What every Qualtrics asset shares: key prefix, group, kinds, run timestamp, API-call metadata."""
 
+from collections.abc import Mapping
+
 import dagster as dg
 import pandas as pd
 
+from qualtrics_assets import erd
 from qualtrics_assets.normalize.definitions import question_index
-from qualtrics_assets.qualtrics import validate_survey_id
+from qualtrics_assets.qualtrics import ResponseExport, validate_survey_id
 from qualtrics_assets.normalize.responses import ResponseNormalizer
 from qualtrics_assets.settings import SETTINGS
+from qualtrics_assets.warehouse.staging import StagedTable
 
 KEY_PREFIX = "qualtrics"
 GROUP = "qualtrics"
@@ -14,9 +18,6 @@ KINDS = {"qualtrics", "duckdb", "pandas"}
 # Runs that export responses share this Dagster concurrency pool: Qualtrics allows few exports
 # per minute per brand, so parallel survey runs queue here instead of failing with 429s.
 EXPORT_POOL = "qualtrics_exports"
-# Export records normalized per batch: 5,000 kept a 100k-response sync near 0.5 GB peak RSS
-# at the speed of 20,000 (benchmarks/run.py).
-BATCH_SIZE = 5_000
 # Shown as asset health in the UI and evaluated by the freshness daemon, no sensor needed.
 ACCOUNT_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=SETTINGS.account_freshness)
 SURVEY_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=SETTINGS.survey_freshness)
@@ -39,7 +40,25 @@ def survey_table_outs(tables: dict[str, str]) -> dict[str, dg.AssetOut]:
 def response_normalizer(client, survey_id: str) -> tuple[dict, ResponseNormalizer]:
     """The survey definition and a normalizer that reads export keys through it."""
     definition = client.get_survey_definition(survey_id)
-    return definition, ResponseNormalizer(survey_id, question_index(definition), loaded_at())
+    normalizer = ResponseNormalizer(survey_id, question_index(definition), loaded_at(),
+                                    memory_limit=SETTINGS.duckdb_memory_limit)
+    return definition, normalizer
+
+
+def stage_export(normalizer: ResponseNormalizer, export: ResponseExport,
+                 tables: Mapping[str, erd.Table]) -> dict[str, StagedTable]:
+    """Normalize an open export (made with `extract=True`) into one staged table per entry of
+    `tables` (normalized table name -> the erd table it lands in); nothing is left on failure."""
+    staged = {name: StagedTable.create(table) for name, table in tables.items()}
+    try:
+        written = normalizer.stage(export.record_files(), {name: t.next_path() for name, t in staged.items()})
+    except BaseException:
+        for table in staged.values():
+            table.cleanup()
+        raise
+    for name, table in staged.items():
+        table.add(*written[name])
+    return staged
 
 
 def loaded_at() -> pd.Timestamp:

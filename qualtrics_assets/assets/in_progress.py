@@ -8,7 +8,6 @@ import dagster as dg
 
 from qualtrics_assets import erd
 from qualtrics_assets.assets.common import (
-    BATCH_SIZE,
     EXPORT_POOL,
     GROUP,
     KEY_PREFIX,
@@ -16,13 +15,12 @@ from qualtrics_assets.assets.common import (
     SURVEY_FRESHNESS,
     ApiUsage,
     response_normalizer,
+    stage_export,
     survey_partition,
 )
 from qualtrics_assets.partitions import survey_partitions
 from qualtrics_assets.resource import QualtricsResource
-from qualtrics_assets.warehouse.staging import StagedTable, TableStager
-
-
+from qualtrics_assets.warehouse.staging import StagedTable
 
 @dg.asset(
     key=[KEY_PREFIX, "responses_in_progress"],
@@ -39,9 +37,7 @@ def responses_in_progress(context: dg.AssetExecutionContext, qualtrics: Qualtric
     client = qualtrics.get_client()
     usage = ApiUsage(client)
     _, normalizer = response_normalizer(client, survey_id)
-    columns = erd.RESPONSES_IN_PROGRESS.column_names
-    with TableStager(erd.RESPONSES_IN_PROGRESS) as stager, client.export_responses(survey_id, in_progress=True) as export:
-        for frames in normalizer.iter_batches(export.records(), batch_size=BATCH_SIZE):
-            stager.write(frames["responses"][columns])
+    with client.export_responses(survey_id, in_progress=True, extract=True) as export:
+        staged = stage_export(normalizer, export, {"responses": erd.RESPONSES_IN_PROGRESS})
     context.add_output_metadata(usage.metadata())
-    return stager.finish()
+    return staged["responses"]

@@ -1,7 +1,7 @@
 """Per-survey responses: one streamed export yields responses, answers and embedded data.
 
-The export is downloaded to a temporary file, read record by record, normalized in bounded
-batches and spooled to Parquet per table; the IO manager then writes each table in one
+The export is downloaded and inflated to a temporary file, DuckDB normalizes it into one Parquet
+file per table (normalize/responses.py), and the IO manager writes each table in one
 transaction. No step holds a whole export or a whole `answers` partition in memory.
 
 Syncs are incremental (see incremental.py): the first is a full export that replaces the
@@ -14,16 +14,15 @@ import time
 from datetime import datetime, timezone
 
 import dagster as dg
-import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from qualtrics_assets import erd
 from qualtrics_assets.assets.common import (
-    BATCH_SIZE,
     EXPORT_POOL,
     KEY_PREFIX,
     ApiUsage,
     response_normalizer,
+    stage_export,
     survey_partition,
     survey_table_outs,
 )
@@ -34,7 +33,7 @@ from qualtrics_assets.qualtrics import ExportTooLargeError, QualtricsClient, Req
 from qualtrics_assets.resource import QualtricsResource
 from qualtrics_assets.settings import SETTINGS
 from qualtrics_assets.warehouse.connection import connect
-from qualtrics_assets.warehouse.staging import RESPONSE_KEYS, StagedTable, TableStager
+from qualtrics_assets.warehouse.staging import RESPONSE_KEYS, StagedTable, staged_keys
 from qualtrics_assets.warehouse.sync_state import read_sync_state
 
 _TABLES = {
@@ -51,41 +50,16 @@ def _now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
-class _Stage:
-    """The per-table stagers of one export, plus the ids of the responses it carried."""
-
-    def __init__(self) -> None:
-        self.tables = {name: TableStager(erd.table(name)) for name in _TABLES}
-        self.keys = TableStager(RESPONSE_KEYS)
-
-    def write(self, frames: dict) -> None:
-        for name, frame in frames.items():
-            self.tables[name].write(frame)
-        self.keys.write(frames["responses"][["response_id"]])
-
-    def discard(self) -> None:
-        for stager in (*self.tables.values(), self.keys):
-            stager.discard()
-
-    def __enter__(self) -> "_Stage":
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is not None:
-            self.discard()
-
-
 def _export(client: QualtricsClient, survey_id: str, plan: ExportPlan, normalizer: ResponseNormalizer):
-    """Run one export into a fresh stage; returns (stage, continuation token, bytes)."""
-    with _Stage() as stage, client.export_responses(survey_id, **plan.export_kwargs) as export:
-        for frames in normalizer.iter_batches(export.records(), batch_size=BATCH_SIZE):
-            stage.write(frames)
-        return stage, export.continuation_token, export.file_size
+    """Run one export and stage its tables; returns (staged tables, continuation token, bytes)."""
+    with client.export_responses(survey_id, extract=True, **plan.export_kwargs) as export:
+        staged = stage_export(normalizer, export, {name: erd.table(name) for name in _TABLES})
+        return staged, export.continuation_token, export.file_size
 
 
 def _first_accepted_export(context, client: QualtricsClient, survey_id: str, normalizer: ResponseNormalizer,
                            plans: list[ExportPlan]):
-    """Run the first plan Qualtrics accepts; returns (plan, stage, continuation token, bytes)."""
+    """Run the first plan Qualtrics accepts; returns (plan, staged tables, continuation token, bytes)."""
     for plan in plans[:-1]:
         try:
             return (plan, *_export(client, survey_id, plan, normalizer))
@@ -94,17 +68,10 @@ def _first_accepted_export(context, client: QualtricsClient, survey_id: str, nor
     return (plans[-1], *_export(client, survey_id, plans[-1], normalizer))
 
 
-def _live_ids(client: QualtricsClient, survey_id: str) -> StagedTable:
+def _live_ids(client: QualtricsClient, survey_id: str, normalizer: ResponseNormalizer) -> StagedTable:
     """Ids of every response Qualtrics still has (a cheap export with no answers)."""
-    with TableStager(RESPONSE_KEYS) as stager, client.export_responses(survey_id, options=IDS_ONLY) as export:
-        batch: list[str] = []
-        for record in export.records():
-            batch.append(record["responseId"])
-            if len(batch) >= BATCH_SIZE:
-                stager.write(_ids_frame(batch))
-                batch = []
-        stager.write(_ids_frame(batch))
-    return stager.finish()
+    with client.export_responses(survey_id, options=IDS_ONLY, extract=True) as export:
+        return stage_export(normalizer, export, {"responses": RESPONSE_KEYS})["responses"]
 
 
 def _plan_writes(staged: dict[str, StagedTable], mode: str, keys: StagedTable, live: StagedTable | None,
@@ -124,10 +91,6 @@ def _plan_writes(staged: dict[str, StagedTable], mode: str, keys: StagedTable, l
         elif mode != FULL:
             table.merge_keys = keys.files
             table.live_keys = live.files if live is not None else None
-
-
-def _ids_frame(ids: list[str]) -> pd.DataFrame:
-    return pd.DataFrame({"response_id": pd.Series(ids, dtype=object)})
 
 
 @dg.multi_asset(
@@ -156,17 +119,21 @@ def survey_responses(context: dg.AssetExecutionContext, qualtrics: QualtricsReso
     counts = client.get_survey(survey_id).get("responseCounts") or {}
     definition, normalizer = response_normalizer(client, survey_id)
     started = time.monotonic()
-    plan, stage, token, export_bytes = _first_accepted_export(
+    plan, staged, token, export_bytes = _first_accepted_export(
         context, client, survey_id, normalizer,
         candidate_plans(state, SETTINGS.fallback_overlap, definition.get("LastModified")),
     )
     export_seconds = round(time.monotonic() - started, 3)
     now = _now()
     reconcile = needs_reconciliation(plan.mode, state, counts.get("deleted"), now, SETTINGS.reconcile_every)
+    keys = None
     try:
-        live = _live_ids(client, survey_id) if reconcile else None
+        keys = staged_keys(staged["responses"])
+        live = _live_ids(client, survey_id, normalizer) if reconcile else None
     except BaseException:
-        stage.discard()
+        for leftover in (keys, *staged.values()):
+            if leftover is not None:
+                leftover.cleanup()
         raise
     if live is not None and live.row_count < int(counts.get("auditable") or 0):
         # A short list would delete live responses: trust it only when it is complete.
@@ -176,8 +143,6 @@ def survey_responses(context: dg.AssetExecutionContext, qualtrics: QualtricsReso
         )
         live.cleanup()
         live, reconcile = None, False
-    keys = stage.keys.finish()
-    staged = {name: stager.finish() for name, stager in stage.tables.items()}
     _plan_writes(staged, plan.mode, keys, live, mark=SETTINGS.deleted_responses == "mark")
     staged["embedded_data"].sync_state = {
         "continuation_token": token,

@@ -1,27 +1,37 @@
-"""Export records (JSON / NDJSON `{"responseId", "values", "labels"}`) -> responses, answers and
-embedded_data rows, in bounded batches.
+"""Export NDJSON files -> responses, answers and embedded_data as Parquet files, built by DuckDB.
 
-This is the hot path (surveys with a million responses): each distinct export key is classified
-once and cached, values are appended to plain column lists, and frames are built once per batch.
+This is the hot path (surveys with a million responses), so no value passes through Python:
+DuckDB parses the NDJSON on every core and does the per-value work in SQL. Python only decides,
+once per distinct export key, what the key means (`_answer_plan`, the contract's key table).
+
+1. flatten: every record's `values` entries, with their labels -> one key/value Parquet file;
+2. classify: its distinct keys -> a small `plans` table (metadata, embedded data or an answer
+   plan) plus the recodes of the keys whose values are recodes;
+3. build: responses (metadata pivoted per record), answers (plans joined, arrays unnested,
+   recodes resolved) and embedded_data, each written to the Parquet file the caller names.
+
+DuckDB works under a memory limit and spills to a scratch directory past it, so memory stays flat
+whatever the export's size.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import re
-from collections.abc import Iterable, Iterator, Mapping
+import shutil
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from functools import lru_cache
+from pathlib import Path
 from typing import NamedTuple
 
-import numpy as np
+import duckdb
 import pandas as pd
 
-from qualtrics_assets.erd import ANSWERS, EMBEDDED_DATA, RESPONSES
+from qualtrics_assets.erd import ANSWERS, EMBEDDED_DATA, LOADED_AT, RESPONSES, Table
 from qualtrics_assets.normalize.definitions import FORM, MATRIX, MC, RO, SLIDER, QuestionIndex
-from qualtrics_assets.normalize.frames import table_frame
 from qualtrics_assets.qualtrics import validate_survey_id
+
+TABLES: dict[str, Table] = {"responses": RESPONSES, "answers": ANSWERS, "embedded_data": EMBEDDED_DATA}
 
 # `values` key -> responses column (None: exported but not stored; `_recordId` repeats responseId).
 _METADATA: dict[str, str | None] = {
@@ -44,48 +54,28 @@ _METADATA: dict[str, str | None] = {
     "externalDataReference": "external_reference",
     "_recordId": None,
 }
-_TEXT_METADATA = (
-    "ip_address",
-    "distribution_channel",
-    "user_language",
-    "recipient_first_name",
-    "recipient_last_name",
-    "recipient_email",
-    "external_reference",
-)
-_DATE_METADATA = ("start_date", "end_date", "recorded_date", "last_modified_date")
 _METADATA_KEY = {column: key for key, column in _METADATA.items() if column}
 
 _QID_KEY = re.compile(r"(?:(\d+)_)?(QID\d+(?:#\d+)?)(?:_(.+))?")
 _ROW_ID = re.compile(r"\d+")
 _ROW_TEXT = re.compile(r"(\d+)_TEXT")
 
-_ANSWER_COLUMNS = [c for c in ANSWERS.column_names if c not in ("survey_id", "_loaded_at")]
-_RESPONSE_COLUMNS = [c for c in RESPONSES.column_names if c not in ("survey_id", "_loaded_at")]
-
-_META = "meta"  # plan of a metadata key
-_EMBEDDED = "embedded"  # plan of an embedded-data key
-
-
-# Answers columns fixed by the export key: stored once per key, expanded per batch by index.
-_PLAN_COLUMNS = ("field", "question_id", "loop_id", "sub_question_id", "part")
+_META, _EMBEDDED, _ANSWER = "meta", "embedded", "answer"  # roles of an export key
 
 
 class _AnswerPlan(NamedTuple):
     """How every value under one export key becomes answers rows (decided once per key)."""
 
-    field: str
     question_id: str
     loop_id: str | None
     sub_question_id: str | None
     part: str | None
-    option_id: str | None  # fixed option (rank, "other" text); else resolved per value
+    option_id: str | None  # fixed option (rank, "other" text); else resolved from the value
     option_by_recode: Mapping[str, str] | None  # resolve the value to an option
     free_text: bool
-    ordinal: int  # position in the normalizer's plan list
 
 
-def _answer_plan(key: str, key_match: re.Match, index: QuestionIndex, ordinal: int) -> _AnswerPlan:
+def _answer_plan(key_match: re.Match, index: QuestionIndex) -> _AnswerPlan:
     """The contract's export-key table: the rest after the QID, read by the question's kind."""
     loop_id, question_id, rest = key_match.groups()
     info = index.questions.get(question_id)
@@ -93,7 +83,7 @@ def _answer_plan(key: str, key_match: re.Match, index: QuestionIndex, ordinal: i
     recodes = info.option_by_recode if info else None
 
     def plan(sub=None, option=None, part=None, resolve=None, free_text=False) -> _AnswerPlan:
-        return _AnswerPlan(key, question_id, loop_id, sub, part, option, resolve, free_text, ordinal)
+        return _AnswerPlan(question_id, loop_id, sub, part, option, resolve, free_text)
 
     if rest is None:
         return plan(resolve=recodes if kind == MC else None)
@@ -118,363 +108,263 @@ def _answer_plan(key: str, key_match: re.Match, index: QuestionIndex, ordinal: i
     return plan(part=rest)
 
 
-def _code(value: object) -> str | None:
-    """The value as text; integral numbers without ".0", structures as JSON."""
-    kind = type(value)
-    if kind is str:
-        return value
-    if kind is int:
-        return str(value)
-    if kind is float:
-        return str(int(value)) if value.is_integer() else repr(value)
-    if value is None:
-        return None
-    return json.dumps(value, ensure_ascii=False)
+# ---- SQL ------------------------------------------------------------------------------------------
+# Value spellings, as macros over a JSON value `j` (DuckDB's JSON type; SQL NULL when absent).
+_MACROS = """
+CREATE OR REPLACE TEMP MACRO qa_double_code(d) AS
+    CASE WHEN d = trunc(d) AND abs(d) < 1e15 THEN CAST(CAST(d AS BIGINT) AS VARCHAR) ELSE CAST(d AS VARCHAR) END;
+-- The value as text: strings as they are, integral numbers without ".0", structures as JSON.
+CREATE OR REPLACE TEMP MACRO qa_code(j) AS CASE json_type(j)
+    WHEN 'VARCHAR' THEN j ->> '$'
+    WHEN 'DOUBLE' THEN qa_double_code(CAST(j AS DOUBLE))
+    WHEN 'NULL' THEN NULL
+    ELSE CAST(j AS VARCHAR) END;
+-- The value as a finite number when it is (or spells) one.
+CREATE OR REPLACE TEMP MACRO qa_finite(d) AS CASE WHEN isfinite(d) THEN d END;
+CREATE OR REPLACE TEMP MACRO qa_number(j) AS qa_finite(CASE json_type(j)
+    WHEN 'VARCHAR' THEN TRY_CAST(j ->> '$' AS DOUBLE)
+    WHEN 'BIGINT' THEN CAST(j AS DOUBLE)
+    WHEN 'UBIGINT' THEN CAST(j AS DOUBLE)
+    WHEN 'DOUBLE' THEN CAST(j AS DOUBLE) END);
+-- A label: text as it is; a list (the labels of an array value) is no label of one value.
+CREATE OR REPLACE TEMP MACRO qa_label(j) AS CASE WHEN json_type(j) <> 'ARRAY' THEN qa_code(j) END;
+-- Metadata integers arrive as ints or numeric strings; booleans and anything else are null.
+CREATE OR REPLACE TEMP MACRO qa_int(j) AS
+    CASE WHEN json_type(j) <> 'BOOLEAN' THEN TRY_CAST(trunc(qa_number(j)) AS INTEGER) END;
+CREATE OR REPLACE TEMP MACRO qa_float(j) AS CASE WHEN json_type(j) <> 'BOOLEAN' THEN qa_number(j) END;
+-- `finished` is 0/1 in JSON exports; tolerate booleans and "True"/"False"/"1"/"0".
+CREATE OR REPLACE TEMP MACRO qa_bool(j) AS CASE json_type(j)
+    WHEN 'BOOLEAN' THEN CAST(j AS BOOLEAN)
+    WHEN 'VARCHAR' THEN CASE lower(trim(j ->> '$')) WHEN 'true' THEN true WHEN '1' THEN true
+                                                    WHEN 'false' THEN false WHEN '0' THEN false END
+    WHEN 'NULL' THEN NULL
+    ELSE qa_number(j) <> 0 END;
+-- Dates: ISO-8601 with `Z` or an offset, or "YYYY-MM-DD HH:MM:SS" taken as UTC; "" and MySQL's
+-- zero date are no date. Anything else fails the cast, naming the value.
+CREATE OR REPLACE TEMP MACRO qa_timestamp(j) AS CASE
+    WHEN nullif(trim(qa_code(j)), '') IS NULL OR starts_with(trim(qa_code(j)), '0000-00-00') THEN NULL
+    ELSE CAST(CAST(trim(qa_code(j)) AS TIMESTAMPTZ) AS TIMESTAMP) END;
+"""
+
+_RESPONSE_EXPRESSIONS = {
+    "start_date": "qa_timestamp({start_date})",
+    "end_date": "qa_timestamp({end_date})",
+    "recorded_date": "qa_timestamp({recorded_date})",
+    "last_modified_date": "qa_timestamp({last_modified_date})",
+    "status": "qa_int({status})",
+    "status_label": "qa_label(status_label)",
+    "progress": "qa_int({progress})",
+    "duration_seconds": "qa_int({duration_seconds})",
+    "finished": "qa_bool({finished})",
+    "location_latitude": "qa_float({location_latitude})",
+    "location_longitude": "qa_float({location_longitude})",
+}
+
+_ANSWER_EXPRESSIONS = {
+    "response_id": "a.response_id",
+    "field": "a.key",
+    "answer_index": "a.answer_index",
+    "question_id": "p.question_id",
+    "loop_id": "p.loop_id",
+    "sub_question_id": "p.sub_question_id",
+    "option_id": "coalesce(p.option_id, r.option_id)",
+    "part": "p.part",
+    "value_code": "a.code",
+    "value_label": "qa_label(a.label)",
+    "value_number": "CASE WHEN NOT p.free_text THEN qa_number(a.element) END",
+    "value_text": "CASE WHEN p.free_text THEN a.code END",
+}
 
 
-def _number(value: object) -> float | None:
-    """The value as a finite float when it is (or spells) a number, else None."""
-    kind = type(value)
-    if kind is int or kind is float:
-        number = float(value)
-    elif kind is str:
-        try:
-            number = float(value)
-        except ValueError:
-            return None
-    else:
-        return None
-    return number if math.isfinite(number) else None
+def _select_list(table: Table, expressions: Mapping[str, str]) -> str:
+    """Exactly the table's columns, in order, each cast to its erd type (constants are params)."""
+    items = []
+    for column in table.columns:
+        if column.name == "survey_id":
+            expression = "$survey_id"
+        elif column.name == LOADED_AT:
+            expression = "$loaded_at"
+        else:
+            expression = expressions.get(column.name, "NULL")
+        items.append(f'CAST({expression} AS {column.type}) AS "{column.name}"')
+    return ", ".join(items)
 
 
-def _label(label: object) -> str | None:
-    if type(label) is str or label is None:
-        return label
-    return None if type(label) is list else _code(label)
+def _literal(path: Path | str) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
 
 
-def _int(value: object) -> int | None:
-    """Metadata integers arrive as ints or numeric strings; anything else is null."""
-    if value is None or type(value) is bool:
-        return None
-    if type(value) is int:
-        return value
-    number = _number(value)
-    return None if number is None else int(number)
-
-
-def _float(value: object) -> float | None:
-    return None if type(value) is bool else _number(value)
-
-
-def _bool(value: object) -> bool | None:
-    """`finished` is 0/1 in JSON exports; tolerate booleans and "True"/"False"/"1"/"0"."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        lowered = value.strip().lower()
-        if lowered in ("true", "1"):
-            return True
-        if lowered in ("false", "0"):
-            return False
-        return None
-    return bool(value)
-
-
-class _Batch:
-    """One batch of records, columnar: metadata columns, plus every `values` entry flattened.
-
-    Per record only C-level bulk operations run (`extend` of the keys, values and labels); the
-    per-value work (classification, expansion of arrays, codes, numbers, options) runs once per
-    batch on whole columns in `ResponseNormalizer._value_columns`.
-    """
-
-    def __init__(self) -> None:
-        self.responses: dict[str, list] = {c: [] for c in _RESPONSE_COLUMNS}
-        self.counts: list[int] = []  # number of `values` entries per record
-        self.codes: list[int] = []  # plan code of each entry's key (see _PlanCodes)
-        self.values: list[object] = []
-        self.labels: list[object] = []
-        self.skipped = 0  # empty records, counted towards the batch size
-
-
-_META_CODE = -1  # plan code of a metadata key; embedded-data key k has code -2 - k
-
-
-class _PlanCodes(dict):
-    """Export key -> plan code (answer plan ordinal >= 0, metadata -1, embedded-data key k -2-k).
-
-    A key seen for the first time is classified by `__missing__`, so records are mapped with the
-    C-level `map(codes.__getitem__, values)` and no key string is kept per entry.
-    """
-
-    def __init__(self, normalizer: "ResponseNormalizer") -> None:
-        super().__init__()
-        self._normalizer = normalizer
-
-    def __missing__(self, key: str) -> int:
-        self._normalizer._plan(key)
-        return self[key]
-
-
-def _objects(items, count: int | None = None) -> np.ndarray:
-    """A 1-d object array of `items` (never a 2-d array of equal-length lists)."""
-    if count is None:
-        items = list(items)
-        count = len(items)
-    return np.fromiter(items, dtype=object, count=count)
-
-
-def _types(values: np.ndarray) -> np.ndarray:
-    return _objects(map(type, values), len(values))
-
-
-class _IntCodes(dict):
-    """int -> str(int), shared: recodes, scale points and ranks repeat in every record."""
-
-    def __missing__(self, value: int) -> str:
-        code = str(value)
-        if len(self) < 1 << 16:
-            self[value] = code
-        return code
-
-
-_INT_CODES = _IntCodes()
-
-
-def _codes(values: np.ndarray, types: np.ndarray) -> np.ndarray:
-    """`_code` of every value: strings as they are, ints via str(), the rest one by one."""
-    out = np.empty(len(values), dtype=object)
-    is_str = types == str
-    is_int = types == int
-    out[is_str] = values[is_str]
-    ints = values[is_int]
-    out[is_int] = _objects(map(_INT_CODES.__getitem__, ints), len(ints))
-    rest = np.flatnonzero(~(is_str | is_int))
-    if len(rest):
-        out[rest] = _objects((_code(v) for v in values[rest]), len(rest))
-    return out
-
-
-@lru_cache(maxsize=1 << 16)
-def _number_of_text(value: str) -> float | None:
-    return _number(value)
-
-
-def _numbers(values: np.ndarray, types: np.ndarray) -> np.ndarray:
-    """`_number` of every value as float64, NaN where it is None."""
-    out = np.full(len(values), np.nan)
-    is_int = types == int
-    is_str = types == str
-    ints = values[is_int]
-    out[is_int] = np.fromiter(map(float, ints), dtype=np.float64, count=len(ints))
-    texts = values[is_str]
-    if len(texts):
-        numbers = [_number_of_text(v) for v in texts]
-        out[is_str] = np.array([np.nan if x is None else x for x in numbers], dtype=np.float64)
-    rest = np.flatnonzero(~(is_str | is_int))
-    for position in rest:
-        number = _number(values[position])
-        if number is not None:
-            out[position] = number
-    return out
-
-
-def _labels(labels: np.ndarray) -> np.ndarray:
-    """`_label` of every raw label (strings and None as they are)."""
-    present = np.flatnonzero(np.not_equal(labels, None))
-    types = _types(labels[present])
-    odd = present[types != str]
-    if len(odd):
-        labels = labels.copy()
-        labels[odd] = _objects((_label(v) for v in labels[odd]), len(odd))
-    return labels
+class NormalizedFile(NamedTuple):
+    path: Path
+    row_count: int
 
 
 class ResponseNormalizer:
-    """Turns one survey's export records into rows of responses, answers and embedded_data."""
+    """Turns one survey's export files into Parquet files of responses, answers and embedded_data."""
 
-    def __init__(self, survey_id: str, index: QuestionIndex, loaded_at: datetime) -> None:
+    def __init__(self, survey_id: str, index: QuestionIndex, loaded_at: datetime, *,
+                 memory_limit: str = "512MB", threads: int | None = None) -> None:
         self.survey_id = validate_survey_id(survey_id)
         self.index = index
-        self.loaded_at = loaded_at
-        self._plans: dict[str, object] = {}
-        self._answer_plans: list[_AnswerPlan] = []
-        self._plan_codes = _PlanCodes(self)
-        self._embedded_keys: list[str] = []  # embedded-data key of code -2-k at position k
+        self.loaded_at = loaded_at  # naive UTC, like every warehouse timestamp
+        self.memory_limit = memory_limit
+        self.threads = threads
 
-    def iter_batches(
-        self, records: Iterable[dict], batch_size: int = 50_000
-    ) -> Iterator[dict[str, pd.DataFrame]]:
-        """Frames per `batch_size` records, so memory stays bounded; no records, no batches.
-
-        Records are folded into the batch's columns as they arrive and dropped, so a batch never
-        holds parsed records (which would also make the garbage collector walk them again and again).
-        """
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        batch = _Batch()
-        for record in records:
-            if not record:
-                batch.skipped += 1
-            else:
-                self._add(batch, record)
-            if len(batch.counts) + batch.skipped >= batch_size:
-                yield self._frames(batch)
-                batch = _Batch()
-        if batch.counts or batch.skipped:
-            yield self._frames(batch)
+    def stage(self, files: Sequence[str], outputs: Mapping[str, Path]) -> dict[str, NormalizedFile]:
+        """Write each table named in `outputs` ("responses", "answers", "embedded_data") to its
+        Parquet path from the NDJSON `files`; returns the paths with their row counts."""
+        unknown = set(outputs) - set(TABLES)
+        if unknown:
+            raise ValueError(f"no normalized table(s) {sorted(unknown)}; choose from {sorted(TABLES)}")
+        scratch = Path(tempfile.mkdtemp(prefix="qa_normalize_"))
+        try:
+            with self._connect(scratch) as con:
+                entries = self._flatten(con, files, scratch / "entries.parquet")
+                self._classify(con, entries)
+                return {name: self._build(con, name, entries, Path(path)) for name, path in outputs.items()}
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
 
     def frames(self, records: Iterable[dict]) -> dict[str, pd.DataFrame]:
-        """Frames for "responses", "answers" and "embedded_data" (empty frames for no records).
+        """The three tables as DataFrames, rows in key order: for small inputs and tests."""
+        import json
 
-        Empty `{}` lines (seen in NDJSON exports) are skipped.
-        """
-        batch = _Batch()
-        for record in records:
-            if record:
-                self._add(batch, record)
-        return self._frames(batch)
+        with tempfile.TemporaryDirectory(prefix="qa_frames_") as directory:
+            source = Path(directory) / "records.ndjson"
+            with open(source, "w", encoding="utf-8") as out:
+                for record in records:
+                    out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            staged = self.stage([str(source)], {name: Path(directory) / f"{name}.parquet" for name in TABLES})
+            with duckdb.connect() as con:
+                return {
+                    name: con.execute(
+                        f"SELECT * FROM read_parquet({_literal(staged[name].path)}) ORDER BY "
+                        + ", ".join(f'"{c}"' for c in TABLES[name].primary_key)
+                    ).fetchdf()
+                    for name in TABLES
+                }
 
-    def _add(self, batch: _Batch, record: dict) -> None:
-        response_id = record.get("responseId")
-        if not response_id:
-            raise ValueError(f"export record without responseId: keys {sorted(record)}")
-        values = record.get("values") or {}
-        labels = record.get("labels") or {}
-        self._add_response(batch, response_id, values, labels)
-        batch.counts.append(len(values))
-        batch.codes.extend(map(self._plan_codes.__getitem__, values))
-        batch.values.extend(values.values())
-        batch.labels.extend(map(labels.get, values))
+    # ---- the three steps ---------------------------------------------------------------------
+    def _connect(self, scratch: Path) -> duckdb.DuckDBPyConnection:
+        config = {"memory_limit": self.memory_limit, "preserve_insertion_order": False,
+                  "temp_directory": str(scratch / "spill")}
+        if self.threads:
+            config["threads"] = self.threads
+        con = duckdb.connect(":memory:", config=config)
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute(_MACROS)
+        return con
 
-    def _frames(self, batch: _Batch) -> dict[str, pd.DataFrame]:
-        answers, embedded = self._value_columns(batch)
-        constants = {"survey_id": self.survey_id}
-        return {
-            "responses": table_frame(RESPONSES, batch.responses, constants, self.loaded_at),
-            "answers": table_frame(ANSWERS, answers, constants, self.loaded_at),
-            "embedded_data": table_frame(EMBEDDED_DATA, embedded, constants, self.loaded_at),
-        }
+    def _flatten(self, con, files: Sequence[str], target: Path) -> str:
+        """One row per `values` entry (key, value, label), plus a keyless row per record so a
+        record without metadata still becomes a response."""
+        if not files:
+            con.execute(f"COPY (SELECT NULL::VARCHAR AS response_id, NULL::VARCHAR AS key, NULL::JSON AS value,"
+                        f" NULL::JSON AS label WHERE false) TO {_literal(target)} (FORMAT parquet)")
+            return f"read_parquet({_literal(target)})"
+        sources = "[" + ", ".join(_literal(f) for f in files) + "]"
+        try:
+            con.execute(f"""
+                COPY (
+                    SELECT responseId AS response_id, e.key AS key, e.value AS value,
+                           CASE WHEN e.key IS NOT NULL THEN labels[e.key] END AS label
+                    FROM (
+                        SELECT responseId, labels,
+                               unnest(list_prepend({{'key': NULL::VARCHAR, 'value': NULL::JSON}},
+                                                   coalesce(map_entries("values"), []))) AS e
+                        FROM read_json({sources}, format = 'newline_delimited',
+                                       columns = {{responseId: 'VARCHAR', "values": 'MAP(VARCHAR, JSON)',
+                                                   labels: 'MAP(VARCHAR, JSON)'}})
+                    )
+                ) TO {_literal(target)} (FORMAT parquet)""")
+        except duckdb.Error as error:
+            raise ValueError(f"the response export of {self.survey_id} is not valid NDJSON: {error}") from None
+        entries = f"read_parquet({_literal(target)})"
+        orphans = con.execute(f"SELECT count(*) FROM {entries} WHERE response_id IS NULL AND key IS NOT NULL"
+                              ).fetchone()[0]
+        if orphans:
+            raise ValueError(f"the response export of {self.survey_id} has {orphans} value(s) in records without "
+                             "responseId; export again, and report it to Qualtrics support if it persists")
+        return entries
 
-    def _plan(self, key: str) -> object:
-        """Classify an export key once; keys repeat in every record."""
-        plan = self._plans.get(key)
-        if plan is None:
+    def _classify(self, con, entries: str) -> None:
+        """Register `plans` (one row per distinct key) and `recodes` (key, recode -> option)."""
+        keys = [k for (k,) in con.execute(f"SELECT DISTINCT key FROM {entries} WHERE key IS NOT NULL").fetchall()]
+        plans, recodes = [], []
+        for key in keys:
             match = None if key in self.index.embedded_data_fields else _QID_KEY.fullmatch(key)
             if key in _METADATA:
-                plan = _META
+                plans.append((key, _META, None, None, None, None, None, False))
             elif match is None:
-                plan = _EMBEDDED
+                plans.append((key, _EMBEDDED, None, None, None, None, None, False))
             else:
-                plan = _answer_plan(key, match, self.index, len(self._answer_plans))
-                self._answer_plans.append(plan)
-            self._plans[key] = plan
-            if plan is _META:
-                code = _META_CODE
-            elif plan is _EMBEDDED:
-                code = -2 - len(self._embedded_keys)
-                self._embedded_keys.append(key)
-            else:
-                code = plan.ordinal
-            self._plan_codes[key] = code
-        return plan
+                plan = _answer_plan(match, self.index)
+                plans.append((key, _ANSWER, plan.question_id, plan.loop_id, plan.sub_question_id, plan.part,
+                              plan.option_id, plan.free_text))
+                recodes.extend((key, recode, option) for recode, option in (plan.option_by_recode or {}).items())
+        con.execute("CREATE TEMP TABLE plans (key VARCHAR PRIMARY KEY, role VARCHAR, question_id VARCHAR,"
+                    " loop_id VARCHAR, sub_question_id VARCHAR, part VARCHAR, option_id VARCHAR, free_text BOOLEAN)")
+        con.execute("CREATE TEMP TABLE recodes (key VARCHAR, recode VARCHAR, option_id VARCHAR,"
+                    " PRIMARY KEY (key, recode))")
+        if plans:
+            con.executemany("INSERT INTO plans VALUES (?, ?, ?, ?, ?, ?, ?, ?)", plans)
+        if recodes:
+            con.executemany("INSERT INTO recodes VALUES (?, ?, ?)", recodes)
 
-    def _per_plan(self, name: str) -> np.ndarray:
-        column = np.empty(len(self._answer_plans), dtype=object)
-        column[:] = [getattr(plan, name) for plan in self._answer_plans]
-        return column
+    def _build(self, con, name: str, entries: str, target: Path) -> NormalizedFile:
+        query = getattr(self, f"_{name}_query")(entries)
+        try:
+            written = con.execute(
+                f"COPY ({query}) TO {_literal(target)} (FORMAT parquet)",
+                {"survey_id": self.survey_id, "loaded_at": self.loaded_at},
+            ).fetchone()[0]
+        except duckdb.ConversionException as error:
+            raise ValueError(f"a {name} value of survey {self.survey_id} has an unexpected format: {error}") from None
+        return NormalizedFile(target, int(written))
 
-    def _value_columns(self, batch: _Batch) -> tuple[dict[str, object], dict[str, object]]:
-        """Answers and embedded_data columns of the batch's flattened `values` entries."""
-        n = len(batch.codes)
-        plan_codes = np.fromiter(batch.codes, dtype=np.intp, count=n)
-        response_ids = _objects(batch.responses["response_id"])
-        record_of = np.repeat(np.arange(len(batch.counts), dtype=np.intp), np.asarray(batch.counts, dtype=np.intp))
-        values = _objects(batch.values, n)
-        all_labels = _objects(batch.labels, n)
-        batch.values = batch.labels = batch.codes = []  # the arrays hold the entries from here on
+    def _responses_query(self, entries: str) -> str:
+        pivot = ", ".join(
+            f"any_value(value) FILTER (WHERE key = '{_METADATA_KEY[column]}') AS {column}" for column in _METADATA_KEY
+        )
+        expressions = {column: f"qa_code({column})" for column in _METADATA_KEY}
+        expressions.update({c: e.format(**{c: c}) for c, e in _RESPONSE_EXPRESSIONS.items()})
+        expressions["response_id"] = "response_id"
+        meta_keys = ", ".join(f"'{key}'" for key in _METADATA_KEY.values())
+        return f"""
+            SELECT {_select_list(RESPONSES, expressions)}
+            FROM (
+                SELECT response_id, {pivot},
+                       any_value(label) FILTER (WHERE key = 'status') AS status_label
+                FROM {entries}
+                WHERE response_id IS NOT NULL AND (key IS NULL OR key IN ({meta_keys}))
+                GROUP BY response_id
+            )"""
 
-        where = np.flatnonzero(plan_codes < _META_CODE)
-        embedded_values = values[where]
-        embedded_keys = np.empty(len(self._embedded_keys), dtype=object)
-        embedded_keys[:] = self._embedded_keys
-        embedded = {
-            "response_id": response_ids[record_of[where]],
-            "key": embedded_keys[-2 - plan_codes[where]],
-            "value": _codes(embedded_values, _types(embedded_values)),
-        }
+    def _answers_query(self, entries: str) -> str:
+        # Arrays (multi-select) give one row per element, labels aligned by index; scalars one row.
+        return f"""
+            WITH v AS (
+                SELECT e.response_id, e.key, e.value, e.label, json_type(e.value) = 'ARRAY' AS is_array
+                FROM {entries} e JOIN plans USING (key)
+                WHERE plans.role = '{_ANSWER}' AND e.response_id IS NOT NULL
+            ),
+            elements AS (
+                SELECT response_id, key, 0 AS answer_index, value AS element, label
+                FROM v WHERE is_array IS NOT TRUE
+                UNION ALL
+                SELECT response_id, key, answer_index,
+                       json_extract(value, answer_index::INTEGER) AS element,
+                       CASE WHEN json_type(label) = 'ARRAY' THEN json_extract(label, answer_index::INTEGER) END
+                FROM (SELECT *, unnest(range(CAST(json_array_length(value) AS BIGINT))) AS answer_index FROM v WHERE is_array)
+            ),
+            a AS (SELECT *, qa_code(element) AS code FROM elements)
+            SELECT {_select_list(ANSWERS, _ANSWER_EXPRESSIONS)}
+            FROM a JOIN plans p USING (key)
+            LEFT JOIN recodes r ON r.key = a.key AND r.recode = a.code"""
 
-        where = np.flatnonzero(plan_codes >= 0)
-        ordinals = plan_codes[where]
-        records = record_of[where]
-        elements = values[where]
-        raw_labels = all_labels[where]
-        del values, all_labels
-        types = _types(elements)
-        answer_index = np.zeros(len(elements), dtype=np.int64)
-        arrays = np.flatnonzero(types == list)
-        if len(arrays):
-            # One row per array element (none for an empty array), labels taken element-wise.
-            lengths = np.ones(len(elements), dtype=np.intp)
-            lengths[arrays] = [len(v) for v in elements[arrays]]
-            source = np.repeat(np.arange(len(elements), dtype=np.intp), lengths)
-            starts = np.cumsum(lengths) - lengths
-            answer_index = np.arange(len(source), dtype=np.int64) - np.repeat(starts, lengths)
-            expanded = np.flatnonzero(types[source] == list)
-            flat_values: list = []
-            flat_labels: list = []
-            for value, label in zip(elements[arrays], raw_labels[arrays]):
-                flat_values.extend(value)
-                if type(label) is list:
-                    flat_labels.extend(label[: len(value)])
-                    flat_labels.extend([None] * (len(value) - len(label)))
-                else:
-                    flat_labels.extend([None] * len(value))
-            ordinals, records = ordinals[source], records[source]
-            elements, raw_labels = elements[source], raw_labels[source]
-            elements[expanded] = _objects(flat_values, len(expanded))
-            raw_labels[expanded] = _objects(flat_labels, len(expanded))
-            types = types[source]
-            types[expanded] = _types(elements[expanded])
-
-        value_code = _codes(elements, types)
-        free_text = self._per_plan("free_text").astype(bool)[ordinals] if len(ordinals) else np.zeros(0, dtype=bool)
-        value_number = np.full(len(elements), np.nan)
-        numeric = np.flatnonzero(~free_text)
-        value_number[numeric] = _numbers(elements[numeric], types[numeric])
-        value_text = np.where(free_text, value_code, None)
-        option_id = self._per_plan("option_id")[ordinals] if len(ordinals) else np.empty(0, dtype=object)
-        resolving = np.flatnonzero(self._per_plan("option_by_recode") != None)  # noqa: E711 (elementwise)
-        for ordinal in resolving:
-            rows = np.flatnonzero(ordinals == ordinal)
-            if len(rows):
-                recodes = self._answer_plans[ordinal].option_by_recode
-                option_id[rows] = _objects(map(recodes.get, value_code[rows]), len(rows))
-        answers: dict[str, object] = {
-            "response_id": response_ids[records],
-            "answer_index": answer_index,
-            "option_id": option_id,
-            "value_code": value_code,
-            "value_label": _labels(raw_labels),
-            "value_number": value_number,
-            "value_text": value_text,
-        }
-        for name in _PLAN_COLUMNS:
-            answers[name] = self._per_plan(name)[ordinals] if len(ordinals) else np.empty(0, dtype=object)
-        return answers, embedded
-
-    @staticmethod
-    def _add_response(batch: _Batch, response_id: str, values: dict, labels: dict) -> None:
-        """The metadata keys, typed; absent keys (anonymized, in-progress) become nulls."""
-        meta = batch.responses
-        meta["response_id"].append(response_id)
-        for column in _TEXT_METADATA + _DATE_METADATA:
-            meta[column].append(values.get(_METADATA_KEY[column]))
-        meta["status"].append(_int(values.get("status")))
-        meta["status_label"].append(_label(labels.get("status")))
-        meta["progress"].append(_int(values.get("progress")))
-        meta["duration_seconds"].append(_int(values.get("duration")))
-        meta["finished"].append(_bool(values.get("finished")))
-        meta["location_latitude"].append(_float(values.get("locationLatitude")))
-        meta["location_longitude"].append(_float(values.get("locationLongitude")))
+    def _embedded_data_query(self, entries: str) -> str:
+        expressions = {"response_id": "e.response_id", "key": "e.key", "value": "qa_code(e.value)"}
+        return f"""
+            SELECT {_select_list(EMBEDDED_DATA, expressions)}
+            FROM {entries} e JOIN plans USING (key)
+            WHERE plans.role = '{_EMBEDDED}' AND e.response_id IS NOT NULL"""

@@ -236,7 +236,7 @@ class QualtricsClient:
                          allow_continuation: bool = False, in_progress: bool = False,
                          sort_by_last_modified: bool = False, *, format: str = "ndjson", compress: bool = True,
                          limit: int | None = None, options: Mapping[str, Any] | None = None,
-                         split_on_size: bool = True) -> ResponseExport:
+                         split_on_size: bool = True, extract: bool = False) -> ResponseExport:
         """Prepare a response export; use the result as a context manager.
 
         ``start_date`` is inclusive and ``end_date`` exclusive (recordedDate, or last-modified date
@@ -244,11 +244,13 @@ class QualtricsClient:
         ``export.continuation_token``) returns only responses since; ``allow_continuation`` asks
         for a token for next time. ``in_progress`` exports unfinished sessions (``FS_`` ids).
         ``options`` adds raw export-body fields (``questionIds``, ``embeddedDataIds``...).
+        ``extract`` inflates the archive to plain files (see ``ResponseExport.record_files``).
         """
         return ResponseExport(self, survey_id, start_date=start_date, end_date=end_date,
                               continuation_token=continuation_token, allow_continuation=allow_continuation,
                               in_progress=in_progress, sort_by_last_modified=sort_by_last_modified, format=format,
-                              compress=compress, limit=limit, options=options, split_on_size=split_on_size)
+                              compress=compress, limit=limit, options=options, split_on_size=split_on_size,
+                              extract=extract)
 
     def iter_responses(self, survey_id: str, start_date: datetime | str | None = None,
                        end_date: datetime | str | None = None, *, window: timedelta | None = None,

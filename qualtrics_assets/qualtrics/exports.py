@@ -2,7 +2,8 @@
 
 Nothing here holds a whole export in memory: the file is written to disk in
 ``download_chunk_bytes`` chunks, the archive is checked (central directory, member CRCs), the
-member is picked by extension from the archive's listing (never extracted by member path), and
+member is picked by extension from the archive's listing (never extracted by member path; with
+``extract=True`` members are inflated to numbered plain files for bulk readers such as DuckDB), and
 records are decoded one line at a time with :func:`json.loads` (NDJSON, the default) or with an
 incremental ``raw_decode`` scanner (JSON). Temporary files live in a private directory removed on
 ``__exit__`` (also after errors) and, as a safety net, when the object is garbage collected.
@@ -27,7 +28,7 @@ import time
 import weakref
 import zipfile
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -116,6 +117,8 @@ class ExportPart:
     start_date: str | None = None
     end_date: str | None = None
     request_id: str | None = None
+    #: The members inflated to plain files (``extract=True``), in member order.
+    extracted: list[str] = field(default_factory=list)
 
 
 class _SizeRefused(Exception):
@@ -146,7 +149,8 @@ class ResponseExport:
                  end_date: datetime | str | None = None, continuation_token: str | None = None,
                  allow_continuation: bool = False, in_progress: bool = False, sort_by_last_modified: bool = False,
                  format: str = "ndjson", compress: bool = True, limit: int | None = None,
-                 options: Mapping[str, Any] | None = None, split_on_size: bool = True) -> None:
+                 options: Mapping[str, Any] | None = None, split_on_size: bool = True,
+                 extract: bool = False) -> None:
         self.survey_id = validate_survey_id(survey_id)
         fmt = format.lower()
         if fmt not in ("ndjson", "json", "csv", "tsv", "spss", "xml"):
@@ -173,6 +177,7 @@ class ResponseExport:
         self.sort_by_last_modified = sort_by_last_modified
         self.limit = limit
         self.options = options
+        self.extract = extract
         self.split_on_size = split_on_size and continuation_token is None and not allow_continuation and limit is None
         self.parts: list[ExportPart] = []
         self.split = False
@@ -244,25 +249,37 @@ class ResponseExport:
             raise ExportError("the export is not open (use it inside its `with` block)", survey_id=self.survey_id)
         if self.format not in _RECORD_FORMATS:
             raise ConfigError(f"records() reads ndjson/json exports; this one is {self.format} (use open_files())")
+        for name, fh in self.open_files():
+            if self.format == "ndjson":
+                yield from _iter_ndjson(fh, self.survey_id, name)
+            else:
+                yield from _iter_json_responses(fh, self.survey_id, name)
+
+    def record_files(self) -> list[str]:
+        """Paths of the plain (uncompressed) export files, in record order, for bulk readers such
+        as DuckDB's ``read_json``; needs ``extract=True`` or ``compress=False``."""
+        if self._closed or self._tmpdir is None:
+            raise ExportError("the export is not open (use it inside its `with` block)", survey_id=self.survey_id)
+        files: list[str] = []
         for part in self.parts:
-            for member in (part.members or [None]):
-                with self._open_member(part, member) as fh:
-                    if self.format == "ndjson":
-                        yield from _iter_ndjson(fh, self.survey_id, member or part.path)
-                    else:
-                        yield from _iter_json_responses(fh, self.survey_id, member or part.path)
+            if part.is_zip and not part.extracted:
+                raise ConfigError("record_files() needs an export made with extract=True (or compress=False)")
+            files.extend(part.extracted or [part.path])
+        return files
 
     def open_files(self) -> Iterator[tuple[str, io.BufferedIOBase]]:
         """Yield ``(member_name, binary stream)`` for every export file (for CSV and other formats)."""
         if self._closed or self._tmpdir is None:
             raise ExportError("the export is not open (use it inside its `with` block)", survey_id=self.survey_id)
         for part in self.parts:
+            if part.extracted:
+                for member, path in zip(part.members, part.extracted):
+                    with open(path, "rb", buffering=1 << 20) as fh:
+                        yield member, fh
+                continue
             for member in (part.members or [None]):
-                with self._open_member(part, member) as fh:
+                with _MemberReader(part, member, self.survey_id) as fh:
                     yield (member or os.path.basename(part.path)), fh
-
-    def _open_member(self, part: ExportPart, member: str | None):
-        return _MemberReader(part, member, self.survey_id)
 
     # -- the export flow ----------------------------------------------------------------------
 
@@ -427,7 +444,9 @@ class ResponseExport:
             path = os.path.join(self._tmpdir, f"{progress_id}.{n}.part")
             try:
                 size = self._fetch_file(url, path, sid)
-                members, is_zip = _check_archive(path, self.format, self.compress, sid, verify=s.verify_archive)
+                members, is_zip = _check_archive(path, self.format, self.compress, sid,
+                                                 verify=s.verify_archive and not self.extract)
+                extracted = _extract(path, members, sid) if is_zip and self.extract else []
             except _Truncated as exc:
                 problems.append(str(exc))
                 _unlink(path)
@@ -438,8 +457,10 @@ class ResponseExport:
                 continue
             final = os.path.join(self._tmpdir, f"{progress_id}.{'zip' if is_zip else self.format}")
             os.replace(path, final)
+            if extracted:
+                _unlink(final)  # the plain files hold everything now; free the disk early
             return ExportPart(progress_id=progress_id, file_id=file_id, path=final, file_size=size, members=members,
-                              is_zip=is_zip, request_id=request_id)
+                              is_zip=is_zip, request_id=request_id, extracted=extracted)
         raise ExportDownloadError(
             f"the export file of survey {sid} (export {progress_id}) was incomplete or corrupt in all "
             f"{s.download_attempts} download attempts: {'; '.join(problems)}",
@@ -584,6 +605,27 @@ def _check_archive(path: str, fmt: str, compress: bool, sid: str, *, verify: boo
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, OSError) as exc:
         raise _Truncated(f"damaged zip archive ({type(exc).__name__}: {exc})") from exc
     return members, True
+
+
+def _extract(path: str, members: list[str], sid: str) -> list[str]:
+    """Inflate each member next to the archive under a numbered name (never the member's own
+    path); reading it to the end checks its CRC, so this doubles as the archive check."""
+    extracted = []
+    try:
+        with zipfile.ZipFile(path) as zf:
+            for n, name in enumerate(members):
+                target = f"{path}.member{n}"
+                with zf.open(name) as member, open(target, "wb") as out:
+                    shutil.copyfileobj(member, out, 1 << 20)
+                extracted.append(target)
+    except (zipfile.BadZipFile, EOFError, ValueError) as exc:
+        for target in extracted:
+            _unlink(target)
+        raise _Truncated(f"damaged zip archive ({type(exc).__name__}: {exc})") from exc
+    except OSError as exc:
+        raise ExportDownloadError(f"cannot write the export of {sid} to {os.path.dirname(path)}: {exc}",
+                                  survey_id=sid, route="export_file", hint="free disk space or set temp_dir") from exc
+    return extracted
 
 
 class _MemberReader:

@@ -133,8 +133,9 @@ class QualtricsWarehouseIOManager(dg.ConfigurableIOManager):
         if isinstance(obj, StagedTable):
             if not obj.files:
                 return 0
+            columns = ", ".join(quote(c) for c in table.column_names)  # of this table, by name
             con.execute(
-                f"INSERT INTO {_qualified(table)} BY NAME SELECT * FROM read_parquet(?)", [obj.paths()]
+                f"INSERT INTO {_qualified(table)} BY NAME SELECT {columns} FROM read_parquet(?)", [obj.paths()]
             )
             return obj.row_count
         if not isinstance(obj, pd.DataFrame):

@@ -1,19 +1,20 @@
-"""Rows of one table spooled to Parquet files in bounded batches, for the IO manager to insert.
+"""Rows of one table waiting on disk as Parquet files, for the IO manager to insert in bulk.
 
-A response export can hold millions of answer rows: the asset normalizes it batch by batch and
-writes each batch here, so no step ever holds a whole partition in memory, and the IO manager
-inserts all files in one transaction (DuckDB reads the Parquet files itself, in bulk).
+A response export can hold millions of answer rows: the normalizer writes them to Parquet and
+the asset hands the files over as a `StagedTable`, so no step ever holds a whole partition in
+memory, and the IO manager inserts all files in one transaction (DuckDB reads them itself).
 """
 
 from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
-import pandas as pd
 
 from qualtrics_assets import erd
 from qualtrics_assets.warehouse.ddl import literal
@@ -30,7 +31,7 @@ RESPONSE_KEYS = erd.Table(
 
 @dataclass
 class StagedTable:
-    """Normalized rows of `table` waiting on disk, written by a `TableStager`.
+    """Normalized rows of `table` waiting on disk in Parquet `files` (in a private `directory`).
 
     By default the rows replace the survey's whole partition. Incremental syncs set
     `merge_keys` (Parquet files of `response_id`): only those responses' rows are replaced.
@@ -48,6 +49,17 @@ class StagedTable:
     on_vanished: str = "delete"
     sync_state: dict | None = None
 
+    @classmethod
+    def create(cls, table: erd.Table) -> StagedTable:
+        return cls(table=table, directory=Path(tempfile.mkdtemp(prefix=f"qa_{table.name}_")))
+
+    def next_path(self) -> Path:
+        return self.directory / f"part-{len(self.files):05d}.parquet"
+
+    def add(self, path: Path, row_count: int) -> None:
+        self.files.append(path)
+        self.row_count += row_count
+
     def paths(self) -> list[str]:
         return [str(f) for f in self.files]
 
@@ -55,45 +67,25 @@ class StagedTable:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
-class TableStager:
-    """Writes DataFrame batches of one erd table as numbered Parquet files in a temp directory."""
+@contextmanager
+def staging(table: erd.Table) -> Iterator[StagedTable]:
+    """A new, empty staged table whose files are removed if the body fails."""
+    staged = StagedTable.create(table)
+    try:
+        yield staged
+    except BaseException:
+        staged.cleanup()
+        raise
 
-    def __init__(self, table: erd.Table, root: Path | None = None):
-        self.staged = StagedTable(
-            table=table, directory=Path(tempfile.mkdtemp(prefix=f"qa_{table.name}_", dir=root))
-        )
-        # One thread: scanning a pandas frame of Python objects holds the GIL anyway, and a second
-        # thread only adds buffers (measured: -25% peak RSS and faster, benchmarks/README.md).
-        self._con = duckdb.connect(":memory:", config={"threads": 1})
 
-    def write(self, frame: pd.DataFrame) -> None:
-        if frame.empty:
-            return
-        if list(frame.columns) != self.staged.table.column_names:
-            raise ValueError(
-                f"batch for {self.staged.table.name} has columns {list(frame.columns)}, "
-                f"expected {self.staged.table.column_names}"
-            )
-        path = self.staged.directory / f"part-{len(self.staged.files):05d}.parquet"
-        self._con.register("batch", frame)
-        try:
-            self._con.execute(f"COPY (SELECT * FROM batch) TO {literal(path)} (FORMAT parquet)")
-        finally:
-            self._con.unregister("batch")
-        self.staged.files.append(path)
-        self.staged.row_count += len(frame)
-
-    def finish(self) -> StagedTable:
-        self._con.close()
-        return self.staged
-
-    def discard(self) -> None:
-        self.finish().cleanup()
-
-    def __enter__(self) -> "TableStager":
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        """A failed export or normalization leaves no spooled files behind."""
-        if exc_type is not None:
-            self.discard()
+def staged_keys(source: StagedTable) -> StagedTable:
+    """The response ids of `source`, in their own files: merge keys that outlive its write."""
+    with staging(RESPONSE_KEYS) as keys:
+        path = keys.next_path()
+        with duckdb.connect() as con:
+            files = ", ".join(literal(f) for f in source.files)
+            select = (f"SELECT DISTINCT response_id FROM read_parquet([{files}])" if source.files
+                      else "SELECT NULL::VARCHAR AS response_id WHERE false")
+            written = con.execute(f"COPY ({select}) TO {literal(path)} (FORMAT parquet)").fetchone()[0]
+        keys.add(path, int(written))
+    return keys
