@@ -50,7 +50,7 @@ class Settings:
             reconcile_every=timedelta(days=_number("QUALTRICS_RECONCILE_DAYS", 7)),
             deleted_responses=_choice("QUALTRICS_DELETED_RESPONSES", "delete", ("delete", "mark")),
             account_cron=(os.environ.get("QUALTRICS_ACCOUNT_CRON") or "0 */6 * * *").strip(),
-            duckdb_memory_limit=(os.environ.get("QUALTRICS_DUCKDB_MEMORY_LIMIT") or "512MB").strip(),
+            duckdb_memory_limit=(os.environ.get("QUALTRICS_DUCKDB_MEMORY_LIMIT") or "256MB").strip(),
         )
 
 

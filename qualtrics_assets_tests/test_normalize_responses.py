@@ -290,3 +290,15 @@ def test_bad_input_is_rejected(tmp_path):
         normalizer.stage([str(tmp_path / "missing.ndjson")], {"answers": tmp_path / "a.parquet"})
     with pytest.raises(ValueError, match="no normalized table"):
         normalizer.stage([], {"answer": tmp_path / "a.parquet"})
+
+
+def test_wide_records_get_more_memory_than_the_limit_when_they_need_it(tmp_path):
+    """DuckDB reads 2,048 records at a time: a limit too small for very wide records is raised."""
+    values = {f"QID{k}_{j}": j for k in range(1, 200) for j in range(1, 6)}
+    source = tmp_path / "wide.ndjson"
+    with open(source, "w") as out:
+        for i in range(3000):
+            out.write(json.dumps({"responseId": f"R_{i}", "values": values, "labels": {"QID1_1": "one"}}) + "\n")
+    normalizer = ResponseNormalizer(SID, question_index(SYNTHETIC), LOADED, memory_limit="64MB")
+    staged = normalizer.stage([str(source)], {"answers": tmp_path / "answers.parquet"})
+    assert staged["answers"].row_count == 3000 * len(values)

@@ -108,42 +108,42 @@ def _answer_plan(key_match: re.Match, index: QuestionIndex) -> _AnswerPlan:
     return plan(part=rest)
 
 
-# ---- SQL ------------------------------------------------------------------------------------------
-# Value spellings, as macros over a JSON value `j` (DuckDB's JSON type; SQL NULL when absent).
+# ---- SQL ----------------------------------------------------------------------------------------
+# A JSON value is parsed once, in the flatten pass, into a "typed" struct {t: its JSON type,
+# s: its text} (strings unescaped, anything else as JSON text); these macros read the struct.
 _MACROS = """
+CREATE OR REPLACE TEMP MACRO qa_typed(j) AS {'t': json_type(j),
+    's': CASE WHEN json_type(j) = 'VARCHAR' THEN j ->> '$' ELSE CAST(j AS VARCHAR) END};
 CREATE OR REPLACE TEMP MACRO qa_double_code(d) AS
     CASE WHEN d = trunc(d) AND abs(d) < 1e15 THEN CAST(CAST(d AS BIGINT) AS VARCHAR) ELSE CAST(d AS VARCHAR) END;
 -- The value as text: strings as they are, integral numbers without ".0", structures as JSON.
-CREATE OR REPLACE TEMP MACRO qa_code(j) AS CASE json_type(j)
-    WHEN 'VARCHAR' THEN j ->> '$'
-    WHEN 'DOUBLE' THEN qa_double_code(CAST(j AS DOUBLE))
+CREATE OR REPLACE TEMP MACRO qa_code(v) AS CASE v.t
+    WHEN 'DOUBLE' THEN qa_double_code(CAST(v.s AS DOUBLE))
     WHEN 'NULL' THEN NULL
-    ELSE CAST(j AS VARCHAR) END;
+    ELSE v.s END;
 -- The value as a finite number when it is (or spells) one.
 CREATE OR REPLACE TEMP MACRO qa_finite(d) AS CASE WHEN isfinite(d) THEN d END;
-CREATE OR REPLACE TEMP MACRO qa_number(j) AS qa_finite(CASE json_type(j)
-    WHEN 'VARCHAR' THEN TRY_CAST(j ->> '$' AS DOUBLE)
-    WHEN 'BIGINT' THEN CAST(j AS DOUBLE)
-    WHEN 'UBIGINT' THEN CAST(j AS DOUBLE)
-    WHEN 'DOUBLE' THEN CAST(j AS DOUBLE) END);
+CREATE OR REPLACE TEMP MACRO qa_number(v) AS qa_finite(CASE
+    WHEN v.t IN ('BIGINT', 'UBIGINT', 'DOUBLE') THEN CAST(v.s AS DOUBLE)
+    WHEN v.t = 'VARCHAR' THEN TRY_CAST(v.s AS DOUBLE) END);
 -- A label: text as it is; a list (the labels of an array value) is no label of one value.
-CREATE OR REPLACE TEMP MACRO qa_label(j) AS CASE WHEN json_type(j) <> 'ARRAY' THEN qa_code(j) END;
+CREATE OR REPLACE TEMP MACRO qa_label(v) AS CASE WHEN v.t <> 'ARRAY' THEN qa_code(v) END;
 -- Metadata integers arrive as ints or numeric strings; booleans and anything else are null.
-CREATE OR REPLACE TEMP MACRO qa_int(j) AS
-    CASE WHEN json_type(j) <> 'BOOLEAN' THEN TRY_CAST(trunc(qa_number(j)) AS INTEGER) END;
-CREATE OR REPLACE TEMP MACRO qa_float(j) AS CASE WHEN json_type(j) <> 'BOOLEAN' THEN qa_number(j) END;
+CREATE OR REPLACE TEMP MACRO qa_int(v) AS
+    CASE WHEN v.t <> 'BOOLEAN' THEN TRY_CAST(trunc(qa_number(v)) AS INTEGER) END;
+CREATE OR REPLACE TEMP MACRO qa_float(v) AS CASE WHEN v.t <> 'BOOLEAN' THEN qa_number(v) END;
 -- `finished` is 0/1 in JSON exports; tolerate booleans and "True"/"False"/"1"/"0".
-CREATE OR REPLACE TEMP MACRO qa_bool(j) AS CASE json_type(j)
-    WHEN 'BOOLEAN' THEN CAST(j AS BOOLEAN)
-    WHEN 'VARCHAR' THEN CASE lower(trim(j ->> '$')) WHEN 'true' THEN true WHEN '1' THEN true
-                                                    WHEN 'false' THEN false WHEN '0' THEN false END
+CREATE OR REPLACE TEMP MACRO qa_bool(v) AS CASE v.t
+    WHEN 'BOOLEAN' THEN v.s = 'true'
+    WHEN 'VARCHAR' THEN CASE lower(trim(v.s)) WHEN 'true' THEN true WHEN '1' THEN true
+                                               WHEN 'false' THEN false WHEN '0' THEN false END
     WHEN 'NULL' THEN NULL
-    ELSE qa_number(j) <> 0 END;
+    ELSE qa_number(v) <> 0 END;
 -- Dates: ISO-8601 with `Z` or an offset, or "YYYY-MM-DD HH:MM:SS" taken as UTC; "" and MySQL's
 -- zero date are no date. Anything else fails the cast, naming the value.
-CREATE OR REPLACE TEMP MACRO qa_timestamp(j) AS CASE
-    WHEN nullif(trim(qa_code(j)), '') IS NULL OR starts_with(trim(qa_code(j)), '0000-00-00') THEN NULL
-    ELSE CAST(CAST(trim(qa_code(j)) AS TIMESTAMPTZ) AS TIMESTAMP) END;
+CREATE OR REPLACE TEMP MACRO qa_timestamp(v) AS CASE
+    WHEN nullif(trim(qa_code(v)), '') IS NULL OR starts_with(trim(qa_code(v)), '0000-00-00') THEN NULL
+    ELSE CAST(CAST(trim(qa_code(v)) AS TIMESTAMPTZ) AS TIMESTAMP) END;
 """
 
 _RESPONSE_EXPRESSIONS = {
@@ -171,7 +171,7 @@ _ANSWER_EXPRESSIONS = {
     "part": "p.part",
     "value_code": "a.code",
     "value_label": "qa_label(a.label)",
-    "value_number": "CASE WHEN NOT p.free_text THEN qa_number(a.element) END",
+    "value_number": "CASE WHEN NOT p.free_text THEN qa_number(a.value) END",
     "value_text": "CASE WHEN p.free_text THEN a.code END",
 }
 
@@ -194,6 +194,31 @@ def _literal(path: Path | str) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
+# DuckDB reads NDJSON 2,048 records at a time, so the memory a pass needs grows with the width of
+# a record: a statement that runs out is retried with the limit doubled, up to this many times.
+_MEMORY_DOUBLINGS = 3
+_SIZE = re.compile(r"([0-9.]+)\s*([KMGT]?i?B)")
+_UNITS = {"B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
+
+
+def _execute(con: duckdb.DuckDBPyConnection, sql: str, params=None, *, survey_id: str) -> duckdb.DuckDBPyConnection:
+    """Run a statement; past DuckDB's memory limit, raise the limit and run it again (wide surveys)."""
+    doublings = 0
+    while True:
+        try:
+            return con.execute(sql, params)
+        except duckdb.OutOfMemoryException:
+            (setting,) = con.execute("SELECT current_setting('memory_limit')").fetchone()
+            if doublings == _MEMORY_DOUBLINGS:
+                raise MemoryError(
+                    f"normalizing the export of {survey_id} needed more than {setting} of memory (very wide "
+                    "records?); raise QUALTRICS_DUCKDB_MEMORY_LIMIT"
+                ) from None
+            number, unit = _SIZE.fullmatch(setting.strip()).groups()
+            con.execute(f"SET memory_limit = '{int(float(number) * _UNITS[unit] * 2 / 2**20)}MiB'")
+            doublings += 1
+
+
 class NormalizedFile(NamedTuple):
     path: Path
     row_count: int
@@ -203,12 +228,11 @@ class ResponseNormalizer:
     """Turns one survey's export files into Parquet files of responses, answers and embedded_data."""
 
     def __init__(self, survey_id: str, index: QuestionIndex, loaded_at: datetime, *,
-                 memory_limit: str = "512MB", threads: int | None = None) -> None:
+                 memory_limit: str = "256MB") -> None:
         self.survey_id = validate_survey_id(survey_id)
         self.index = index
         self.loaded_at = loaded_at  # naive UTC, like every warehouse timestamp
         self.memory_limit = memory_limit
-        self.threads = threads
 
     def stage(self, files: Sequence[str], outputs: Mapping[str, Path]) -> dict[str, NormalizedFile]:
         """Write each table named in `outputs` ("responses", "answers", "embedded_data") to its
@@ -248,8 +272,6 @@ class ResponseNormalizer:
     def _connect(self, scratch: Path) -> duckdb.DuckDBPyConnection:
         config = {"memory_limit": self.memory_limit, "preserve_insertion_order": False,
                   "temp_directory": str(scratch / "spill")}
-        if self.threads:
-            config["threads"] = self.threads
         con = duckdb.connect(":memory:", config=config)
         con.execute("SET TimeZone = 'UTC'")
         con.execute(_MACROS)
@@ -259,13 +281,19 @@ class ResponseNormalizer:
         """One row per `values` entry (key, value, label), plus a keyless row per record so a
         record without metadata still becomes a response."""
         if not files:
-            con.execute(f"COPY (SELECT NULL::VARCHAR AS response_id, NULL::VARCHAR AS key, NULL::JSON AS value,"
-                        f" NULL::JSON AS label WHERE false) TO {_literal(target)} (FORMAT parquet)")
+            con.execute(f"COPY (SELECT NULL::VARCHAR AS response_id, NULL::VARCHAR AS key, qa_typed(NULL::JSON) AS value,"
+                        f" qa_typed(NULL::JSON) AS label WHERE false) TO {_literal(target)} (FORMAT parquet)")
             return f"read_parquet({_literal(target)})"
         sources = "[" + ", ".join(_literal(f) for f in files) + "]"
         try:
-            con.execute(f"""
+            _execute(con, survey_id=self.survey_id, sql=f"""
                 COPY (
+                    SELECT response_id, key,
+                           {{'t': vt, 's': CASE WHEN vt = 'VARCHAR' THEN value ->> '$' ELSE CAST(value AS VARCHAR) END}}
+                               AS value,
+                           {{'t': lt, 's': CASE WHEN lt = 'VARCHAR' THEN label ->> '$' ELSE CAST(label AS VARCHAR) END}}
+                               AS label
+                    FROM (SELECT *, json_type(value) AS vt, json_type(label) AS lt FROM (
                     SELECT responseId AS response_id, e.key AS key, e.value AS value,
                            CASE WHEN e.key IS NOT NULL THEN labels[e.key] END AS label
                     FROM (
@@ -275,7 +303,7 @@ class ResponseNormalizer:
                         FROM read_json({sources}, format = 'newline_delimited',
                                        columns = {{responseId: 'VARCHAR', "values": 'MAP(VARCHAR, JSON)',
                                                    labels: 'MAP(VARCHAR, JSON)'}})
-                    )
+                    )))
                 ) TO {_literal(target)} (FORMAT parquet)""")
         except duckdb.Error as error:
             raise ValueError(f"the response export of {self.survey_id} is not valid NDJSON: {error}") from None
@@ -314,9 +342,9 @@ class ResponseNormalizer:
     def _build(self, con, name: str, entries: str, target: Path) -> NormalizedFile:
         query = getattr(self, f"_{name}_query")(entries)
         try:
-            written = con.execute(
-                f"COPY ({query}) TO {_literal(target)} (FORMAT parquet)",
-                {"survey_id": self.survey_id, "loaded_at": self.loaded_at},
+            written = _execute(
+                con, f"COPY ({query}) TO {_literal(target)} (FORMAT parquet)",
+                {"survey_id": self.survey_id, "loaded_at": self.loaded_at}, survey_id=self.survey_id,
             ).fetchone()[0]
         except duckdb.ConversionException as error:
             raise ValueError(f"a {name} value of survey {self.survey_id} has an unexpected format: {error}") from None
@@ -343,21 +371,26 @@ class ResponseNormalizer:
     def _answers_query(self, entries: str) -> str:
         # Arrays (multi-select) give one row per element, labels aligned by index; scalars one row.
         return f"""
-            WITH v AS (
-                SELECT e.response_id, e.key, e.value, e.label, json_type(e.value) = 'ARRAY' AS is_array
+            WITH v AS NOT MATERIALIZED (
+                SELECT e.response_id, e.key, e.value, e.label
                 FROM {entries} e JOIN plans USING (key)
                 WHERE plans.role = '{_ANSWER}' AND e.response_id IS NOT NULL
             ),
-            elements AS (
-                SELECT response_id, key, 0 AS answer_index, value AS element, label
-                FROM v WHERE is_array IS NOT TRUE
+            a AS NOT MATERIALIZED (
+                SELECT response_id, key, 0 AS answer_index, value, label, qa_code(value) AS code
+                FROM v WHERE value.t IS DISTINCT FROM 'ARRAY'
                 UNION ALL
-                SELECT response_id, key, answer_index,
-                       json_extract(value, answer_index::INTEGER) AS element,
-                       CASE WHEN json_type(label) = 'ARRAY' THEN json_extract(label, answer_index::INTEGER) END
-                FROM (SELECT *, unnest(range(CAST(json_array_length(value) AS BIGINT))) AS answer_index FROM v WHERE is_array)
-            ),
-            a AS (SELECT *, qa_code(element) AS code FROM elements)
+                SELECT response_id, key, answer_index, value, label, qa_code(value) AS code
+                FROM (
+                    SELECT response_id, key, answer_index,
+                           qa_typed(json_extract(CAST(value.s AS JSON), answer_index)) AS value,
+                           CASE WHEN label.t = 'ARRAY'
+                                THEN qa_typed(json_extract(CAST(label.s AS JSON), answer_index)) END AS label
+                    FROM (SELECT *, unnest(range(CAST(json_array_length(CAST(value.s AS JSON)) AS BIGINT)))
+                                    AS answer_index
+                          FROM v WHERE value.t = 'ARRAY')
+                )
+            )
             SELECT {_select_list(ANSWERS, _ANSWER_EXPRESSIONS)}
             FROM a JOIN plans p USING (key)
             LEFT JOIN recodes r ON r.key = a.key AND r.recode = a.code"""
