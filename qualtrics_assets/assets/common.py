@@ -51,13 +51,13 @@ def stage_export(normalizer: ResponseNormalizer, export: ResponseExport,
     `tables` (normalized table name -> the erd table it lands in); nothing is left on failure."""
     staged = {name: StagedTable.create(table) for name, table in tables.items()}
     try:
-        written = normalizer.stage(export.record_files(), {name: t.next_path() for name, t in staged.items()})
+        normalized = normalizer.stage(export.record_files(), {name: t.directory for name, t in staged.items()})
     except BaseException:
         for table in staged.values():
             table.cleanup()
         raise
     for name, table in staged.items():
-        table.add(*written[name])
+        table.files, table.row_count, table.query, table.setup = normalized[name]
     return staged
 
 

@@ -4,11 +4,14 @@ This is the hot path (surveys with a million responses), so no value passes thro
 DuckDB parses the NDJSON on every core and does the per-value work in SQL. Python only decides,
 once per distinct export key, what the key means (`_answer_plan`, the contract's key table).
 
-1. flatten: every record's `values` entries, with their labels -> one key/value Parquet file;
-2. classify: its distinct keys -> a small `plans` table (metadata, embedded data or an answer
-   plan) plus the recodes of the keys whose values are recodes;
-3. build: responses (metadata pivoted per record), answers (plans joined, arrays unnested,
-   recodes resolved) and embedded_data, each written to the Parquet file the caller names.
+1. flatten: every record's `values` entries, with their labels, parsed once into typed text ->
+   one Parquet file of entries;
+2. classify: its distinct keys -> a small `plans` file (metadata, embedded data or an answer
+   plan) plus a `recodes` file for the keys whose values are recodes;
+3. build: responses (metadata pivoted per record) and embedded_data are written to Parquet;
+   answers, by far the biggest table, stay a query over the entries (plans joined, arrays
+   unnested, recodes resolved) that the IO manager runs straight into the warehouse: one
+   pass over millions of rows fewer than writing and reading them back.
 
 DuckDB works under a memory limit and spills to a scratch directory past it, so memory stays flat
 whatever the export's size.
@@ -176,16 +179,11 @@ _ANSWER_EXPRESSIONS = {
 }
 
 
-def _select_list(table: Table, expressions: Mapping[str, str]) -> str:
-    """Exactly the table's columns, in order, each cast to its erd type (constants are params)."""
+def _select_list(table: Table, expressions: Mapping[str, str], constants: Mapping[str, str]) -> str:
+    """Exactly the table's columns, in order, each cast to its erd type."""
     items = []
     for column in table.columns:
-        if column.name == "survey_id":
-            expression = "$survey_id"
-        elif column.name == LOADED_AT:
-            expression = "$loaded_at"
-        else:
-            expression = expressions.get(column.name, "NULL")
+        expression = constants.get(column.name) or expressions.get(column.name, "NULL")
         items.append(f'CAST({expression} AS {column.type}) AS "{column.name}"')
     return ", ".join(items)
 
@@ -219,9 +217,17 @@ def _execute(con: duckdb.DuckDBPyConnection, sql: str, params=None, *, survey_id
             doublings += 1
 
 
-class NormalizedFile(NamedTuple):
-    path: Path
-    row_count: int
+class NormalizedTable(NamedTuple):
+    """Where a table's rows are: Parquet `files` holding them, or a `query` over the files (run
+    `setup` first in the same connection); `row_count` is None until the query runs."""
+
+    files: list[Path]
+    row_count: int | None
+    query: str | None = None
+    setup: str = ""
+
+    def select(self) -> str:
+        return self.query or f"SELECT * FROM read_parquet([{', '.join(_literal(f) for f in self.files)}])"
 
 
 class ResponseNormalizer:
@@ -234,18 +240,21 @@ class ResponseNormalizer:
         self.loaded_at = loaded_at  # naive UTC, like every warehouse timestamp
         self.memory_limit = memory_limit
 
-    def stage(self, files: Sequence[str], outputs: Mapping[str, Path]) -> dict[str, NormalizedFile]:
-        """Write each table named in `outputs` ("responses", "answers", "embedded_data") to its
-        Parquet path from the NDJSON `files`; returns the paths with their row counts."""
-        unknown = set(outputs) - set(TABLES)
+    def stage(self, files: Sequence[str], directories: Mapping[str, Path]) -> dict[str, NormalizedTable]:
+        """Normalize the NDJSON `files` into each table named in `directories` ("responses",
+        "answers", "embedded_data"), its files written in that table's directory."""
+        unknown = set(directories) - set(TABLES)
         if unknown:
             raise ValueError(f"no normalized table(s) {sorted(unknown)}; choose from {sorted(TABLES)}")
         scratch = Path(tempfile.mkdtemp(prefix="qa_normalize_"))
+        # The answers query reads the entries, plans and recodes when it runs: they live with it.
+        sources = Path(directories.get("answers") or scratch)
         try:
             with self._connect(scratch) as con:
-                entries = self._flatten(con, files, scratch / "entries.parquet")
-                self._classify(con, entries)
-                return {name: self._build(con, name, entries, Path(path)) for name, path in outputs.items()}
+                entries = self._flatten(con, files, sources / "entries.parquet")
+                self._classify(con, entries, sources)
+                return {name: self._build(con, name, sources, Path(directory))
+                        for name, directory in directories.items()}
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 
@@ -258,15 +267,15 @@ class ResponseNormalizer:
             with open(source, "w", encoding="utf-8") as out:
                 for record in records:
                     out.write(json.dumps(record, ensure_ascii=False) + "\n")
-            staged = self.stage([str(source)], {name: Path(directory) / f"{name}.parquet" for name in TABLES})
+            directories = {name: Path(directory) / name for name in TABLES}
+            for path in directories.values():
+                path.mkdir()
+            staged = self.stage([str(source)], directories)
             with duckdb.connect() as con:
-                return {
-                    name: con.execute(
-                        f"SELECT * FROM read_parquet({_literal(staged[name].path)}) ORDER BY "
-                        + ", ".join(f'"{c}"' for c in TABLES[name].primary_key)
-                    ).fetchdf()
-                    for name in TABLES
-                }
+                con.execute(_MACROS)
+                order = {name: ", ".join(f'"{c}"' for c in table.primary_key) for name, table in TABLES.items()}
+                return {name: con.execute(f"SELECT * FROM ({staged[name].select()}) ORDER BY {order[name]}").fetchdf()
+                        for name in TABLES}
 
     # ---- the three steps ---------------------------------------------------------------------
     def _connect(self, scratch: Path) -> duckdb.DuckDBPyConnection:
@@ -315,8 +324,9 @@ class ResponseNormalizer:
                              "responseId; export again, and report it to Qualtrics support if it persists")
         return entries
 
-    def _classify(self, con, entries: str) -> None:
-        """Register `plans` (one row per distinct key) and `recodes` (key, recode -> option)."""
+    def _classify(self, con, entries: str, directory: Path) -> None:
+        """Write `plans.parquet` (one row per distinct key) and `recodes.parquet` (key, recode ->
+        option) next to the entries."""
         keys = [k for (k,) in con.execute(f"SELECT DISTINCT key FROM {entries} WHERE key IS NOT NULL").fetchall()]
         plans, recodes = [], []
         for key in keys:
@@ -338,19 +348,27 @@ class ResponseNormalizer:
             con.executemany("INSERT INTO plans VALUES (?, ?, ?, ?, ?, ?, ?, ?)", plans)
         if recodes:
             con.executemany("INSERT INTO recodes VALUES (?, ?, ?)", recodes)
+        for table in ("plans", "recodes"):
+            con.execute(f"COPY {table} TO {_literal(directory / (table + '.parquet'))} (FORMAT parquet)")
 
-    def _build(self, con, name: str, entries: str, target: Path) -> NormalizedFile:
-        query = getattr(self, f"_{name}_query")(entries)
+    def _build(self, con, name: str, sources: Path, directory: Path) -> NormalizedTable:
+        query = getattr(self, f"_{name}_query")(
+            *(f"read_parquet({_literal(sources / (source + '.parquet'))})" for source in ("entries", "plans", "recodes")))
+        if name == "answers":
+            return NormalizedTable([sources / f"{source}.parquet" for source in ("entries", "plans", "recodes")],
+                                   None, query, _MACROS)
+        target = directory / "rows.parquet"
         try:
-            written = _execute(
-                con, f"COPY ({query}) TO {_literal(target)} (FORMAT parquet)",
-                {"survey_id": self.survey_id, "loaded_at": self.loaded_at}, survey_id=self.survey_id,
-            ).fetchone()[0]
+            written = _execute(con, f"COPY ({query}) TO {_literal(target)} (FORMAT parquet)",
+                               survey_id=self.survey_id).fetchone()[0]
         except duckdb.ConversionException as error:
             raise ValueError(f"a {name} value of survey {self.survey_id} has an unexpected format: {error}") from None
-        return NormalizedFile(target, int(written))
+        return NormalizedTable([target], int(written))
 
-    def _responses_query(self, entries: str) -> str:
+    def _constants(self) -> dict[str, str]:
+        return {"survey_id": f"'{self.survey_id}'", LOADED_AT: f"TIMESTAMP '{self.loaded_at.isoformat(sep=' ')}'"}
+
+    def _responses_query(self, entries: str, plans: str, recodes: str) -> str:
         pivot = ", ".join(
             f"any_value(value) FILTER (WHERE key = '{_METADATA_KEY[column]}') AS {column}" for column in _METADATA_KEY
         )
@@ -359,7 +377,7 @@ class ResponseNormalizer:
         expressions["response_id"] = "response_id"
         meta_keys = ", ".join(f"'{key}'" for key in _METADATA_KEY.values())
         return f"""
-            SELECT {_select_list(RESPONSES, expressions)}
+            SELECT {_select_list(RESPONSES, expressions, self._constants())}
             FROM (
                 SELECT response_id, {pivot},
                        any_value(label) FILTER (WHERE key = 'status') AS status_label
@@ -368,13 +386,13 @@ class ResponseNormalizer:
                 GROUP BY response_id
             )"""
 
-    def _answers_query(self, entries: str) -> str:
+    def _answers_query(self, entries: str, plans: str, recodes: str) -> str:
         # Arrays (multi-select) give one row per element, labels aligned by index; scalars one row.
         return f"""
             WITH v AS NOT MATERIALIZED (
                 SELECT e.response_id, e.key, e.value, e.label
-                FROM {entries} e JOIN plans USING (key)
-                WHERE plans.role = '{_ANSWER}' AND e.response_id IS NOT NULL
+                FROM {entries} e JOIN {plans} p USING (key)
+                WHERE p.role = '{_ANSWER}' AND e.response_id IS NOT NULL
             ),
             a AS NOT MATERIALIZED (
                 SELECT response_id, key, 0 AS answer_index, value, label, qa_code(value) AS code
@@ -391,13 +409,13 @@ class ResponseNormalizer:
                           FROM v WHERE value.t = 'ARRAY')
                 )
             )
-            SELECT {_select_list(ANSWERS, _ANSWER_EXPRESSIONS)}
-            FROM a JOIN plans p USING (key)
-            LEFT JOIN recodes r ON r.key = a.key AND r.recode = a.code"""
+            SELECT {_select_list(ANSWERS, _ANSWER_EXPRESSIONS, self._constants())}
+            FROM a JOIN {plans} p USING (key)
+            LEFT JOIN {recodes} r ON r.key = a.key AND r.recode = a.code"""
 
-    def _embedded_data_query(self, entries: str) -> str:
+    def _embedded_data_query(self, entries: str, plans: str, recodes: str) -> str:
         expressions = {"response_id": "e.response_id", "key": "e.key", "value": "qa_code(e.value)"}
         return f"""
-            SELECT {_select_list(EMBEDDED_DATA, expressions)}
-            FROM {entries} e JOIN plans USING (key)
-            WHERE plans.role = '{_EMBEDDED}' AND e.response_id IS NOT NULL"""
+            SELECT {_select_list(EMBEDDED_DATA, expressions, self._constants())}
+            FROM {entries} e JOIN {plans} p USING (key)
+            WHERE p.role = '{_EMBEDDED}' AND e.response_id IS NOT NULL"""

@@ -1,1 +1,1 @@
-"""The DuckDB side: DDL generated from erd.py, staged batches, and the ERD-aware IO manager."""
+"""The DuckDB side: DDL generated from erd.py, staged Parquet tables, and the ERD-aware IO manager."""

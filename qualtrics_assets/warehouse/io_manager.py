@@ -133,11 +133,13 @@ class QualtricsWarehouseIOManager(dg.ConfigurableIOManager):
         if isinstance(obj, StagedTable):
             if not obj.files:
                 return 0
+            if obj.setup:
+                con.execute(obj.setup)
+            source = obj.query or f"SELECT * FROM read_parquet([{', '.join(literal(f) for f in obj.files)}])"
             columns = ", ".join(quote(c) for c in table.column_names)  # of this table, by name
-            con.execute(
-                f"INSERT INTO {_qualified(table)} BY NAME SELECT {columns} FROM read_parquet(?)", [obj.paths()]
-            )
-            return obj.row_count
+            return con.execute(
+                f"INSERT INTO {_qualified(table)} BY NAME SELECT {columns} FROM ({source})"
+            ).fetchone()[0]
         if not isinstance(obj, pd.DataFrame):
             raise dg.DagsterInvariantViolationError(
                 f"{table.qualified_name}: expected a pandas DataFrame or StagedTable, got {type(obj).__name__}"

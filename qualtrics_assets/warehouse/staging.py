@@ -20,7 +20,7 @@ from qualtrics_assets import erd
 from qualtrics_assets.warehouse.ddl import literal
 
 
-# The ids of responses a staged batch touches (merge keys, or ids Qualtrics still has).
+# The ids of responses a staged export touches (merge keys, or ids Qualtrics still has).
 RESPONSE_KEYS = erd.Table(
     name="response_keys",
     description="Response ids staged for a merge or a reconciliation.",
@@ -31,7 +31,9 @@ RESPONSE_KEYS = erd.Table(
 
 @dataclass
 class StagedTable:
-    """Normalized rows of `table` waiting on disk in Parquet `files` (in a private `directory`).
+    """Normalized rows of `table` waiting on disk in Parquet `files` (in a private `directory`),
+    or computed from them by `query` (after `setup`, in the writing connection; `row_count` is
+    then None until the write counts them).
 
     By default the rows replace the survey's whole partition. Incremental syncs set
     `merge_keys` (Parquet files of `response_id`): only those responses' rows are replaced.
@@ -43,7 +45,9 @@ class StagedTable:
     table: erd.Table
     directory: Path
     files: list[Path] = field(default_factory=list)
-    row_count: int = 0
+    row_count: int | None = 0
+    query: str | None = None
+    setup: str = ""
     merge_keys: list[Path] | None = None
     live_keys: list[Path] | None = None
     on_vanished: str = "delete"
@@ -59,9 +63,6 @@ class StagedTable:
     def add(self, path: Path, row_count: int) -> None:
         self.files.append(path)
         self.row_count += row_count
-
-    def paths(self) -> list[str]:
-        return [str(f) for f in self.files]
 
     def cleanup(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)
