@@ -99,14 +99,15 @@ def change_responses(sb: SandboxProcess, warehouse_file: str, n: int) -> dict:
     return {"edited": len(ids), "added": n - len(ids)}
 
 
-def run_contender(name: str, sb: SandboxProcess, timeout: float, extra_env: dict | None = None) -> dict:
+def run_contender(name: str, sb: SandboxProcess, timeout: float, extra_env: dict | None = None,
+                  python: str = sys.executable) -> dict:
     with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as work:
         out = os.path.join(work, "result.json")
         env = {**os.environ, **sb.env, "BENCH_WORKDIR": work, "PYTHONUNBUFFERED": "1", **(extra_env or {})}
         log_path = os.path.join(work, "log.txt")
         with open(log_path, "w") as log:
             t0 = time.monotonic()
-            proc = subprocess.Popen([sys.executable, os.path.join(HERE, "contenders.py"), name, sb.survey_id, out],
+            proc = subprocess.Popen([python, os.path.join(HERE, "contenders.py"), name, sb.survey_id, out],
                                     cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
             deadline = t0 + timeout
             while True:
@@ -182,6 +183,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--changed", type=int, default=100,
                    help="responses changed before the incremental run (0: no incremental run)")
     p.add_argument("--out", default=os.path.join(HERE, "results"))
+    p.add_argument("--ours-python", default=sys.executable,
+                   help="interpreter for ours (e.g. of a plain `pip install .`, without the dev extras' pyarrow)")
     args = p.parse_args(argv)
 
     contenders = [c for c in args.contenders.split(",") if c]
@@ -196,7 +199,7 @@ def main(argv: list[str] | None = None) -> dict:
         "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "commit": commit, "qualtrics_assets_dirty": dirty,
         "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
-        "copies": args.copies, "seed": args.seed, "sizes": [],
+        "copies": args.copies, "seed": args.seed, "ours_python": args.ours_python, "sizes": [],
     }
     for size in sizes:
         sb = SandboxProcess(size, args.copies, args.seed, args.cache_dir or None)
@@ -217,7 +220,8 @@ def main(argv: list[str] | None = None) -> dict:
                     if not rows.get("ours", {}).get("ok"):
                         continue
                     changed = change_responses(sb, warehouse_file, args.changed)
-                rows[name] = run_contender(name, sb, args.timeout, extra)
+                python = args.ours_python if name.startswith("ours") else sys.executable
+                rows[name] = run_contender(name, sb, args.timeout, extra, python)
                 row = rows[name]
                 print(f"  {name:<7} " + (f"{row['work_s']:.2f} s, {row['peak_rss_mib']:.0f} MiB" if row["ok"]
                                          else f"FAILED: {row.get('error', '')[-500:]}"), flush=True)

@@ -112,55 +112,45 @@ def _answer_plan(key_match: re.Match, index: QuestionIndex) -> _AnswerPlan:
 
 
 # ---- SQL ----------------------------------------------------------------------------------------
-# A JSON value is parsed once, in the flatten pass, into a "typed" struct {t: its JSON type,
-# s: its text} (strings unescaped, anything else as JSON text); these macros read the struct.
+# DuckDB reads every value as text (MAP(VARCHAR, VARCHAR)): strings unescaped, numbers and
+# booleans as written, arrays and objects as compact JSON. That is the cheapest parse there is;
+# what the JSON type told apart is decided from the key's plan instead (free text is never an
+# array, and never rewritten). These macros read such a text `s`.
 _MACROS = """
-CREATE OR REPLACE TEMP MACRO qa_typed(j) AS {'t': json_type(j),
-    's': CASE WHEN json_type(j) = 'VARCHAR' THEN j ->> '$' ELSE CAST(j AS VARCHAR) END};
-CREATE OR REPLACE TEMP MACRO qa_double_code(d) AS
-    CASE WHEN d = trunc(d) AND abs(d) < 1e15 THEN CAST(CAST(d AS BIGINT) AS VARCHAR) ELSE CAST(d AS VARCHAR) END;
--- The value as text: strings as they are, integral numbers without ".0", structures as JSON.
-CREATE OR REPLACE TEMP MACRO qa_code(v) AS CASE v.t
-    WHEN 'DOUBLE' THEN qa_double_code(CAST(v.s AS DOUBLE))
-    WHEN 'NULL' THEN NULL
-    ELSE v.s END;
--- The value as a finite number when it is (or spells) one.
 CREATE OR REPLACE TEMP MACRO qa_finite(d) AS CASE WHEN isfinite(d) THEN d END;
-CREATE OR REPLACE TEMP MACRO qa_number(v) AS qa_finite(CASE
-    WHEN v.t IN ('BIGINT', 'UBIGINT', 'DOUBLE') THEN CAST(v.s AS DOUBLE)
-    WHEN v.t = 'VARCHAR' THEN TRY_CAST(v.s AS DOUBLE) END);
--- A label: text as it is; a list (the labels of an array value) is no label of one value.
-CREATE OR REPLACE TEMP MACRO qa_label(v) AS CASE WHEN v.t <> 'ARRAY' THEN qa_code(v) END;
--- Metadata integers arrive as ints or numeric strings; booleans and anything else are null.
-CREATE OR REPLACE TEMP MACRO qa_int(v) AS
-    CASE WHEN v.t <> 'BOOLEAN' THEN TRY_CAST(trunc(qa_number(v)) AS INTEGER) END;
-CREATE OR REPLACE TEMP MACRO qa_float(v) AS CASE WHEN v.t <> 'BOOLEAN' THEN qa_number(v) END;
--- `finished` is 0/1 in JSON exports; tolerate booleans and "True"/"False"/"1"/"0".
-CREATE OR REPLACE TEMP MACRO qa_bool(v) AS CASE v.t
-    WHEN 'BOOLEAN' THEN v.s = 'true'
-    WHEN 'VARCHAR' THEN CASE lower(trim(v.s)) WHEN 'true' THEN true WHEN '1' THEN true
-                                               WHEN 'false' THEN false WHEN '0' THEN false END
-    WHEN 'NULL' THEN NULL
-    ELSE qa_number(v) <> 0 END;
+-- The value as a finite number when it is (or spells) one; booleans and text are null.
+CREATE OR REPLACE TEMP MACRO qa_number(s) AS qa_finite(TRY_CAST(s AS DOUBLE));
+-- A coded value as text: integral numbers without ".0", anything else as it is.
+CREATE OR REPLACE TEMP MACRO qa_code(s) AS CASE
+    WHEN suffix(s, '.0') AND qa_number(s) = trunc(qa_number(s)) AND abs(qa_number(s)) < 1e15
+    THEN CAST(CAST(qa_number(s) AS BIGINT) AS VARCHAR) ELSE s END;
+-- The elements of a multi-select value (a JSON array), else null.
+CREATE OR REPLACE TEMP MACRO qa_elements(s) AS
+    CASE WHEN starts_with(s, '[') THEN TRY_CAST(TRY_CAST(s AS JSON) AS VARCHAR[]) END;
+-- Metadata integers arrive as ints or numeric strings; anything else is null.
+CREATE OR REPLACE TEMP MACRO qa_int(s) AS TRY_CAST(trunc(qa_number(s)) AS INTEGER);
+-- `finished` is 0/1 in JSON exports; tolerate booleans and "True"/"False".
+CREATE OR REPLACE TEMP MACRO qa_bool(s) AS CASE lower(trim(s))
+    WHEN 'true' THEN true WHEN '1' THEN true WHEN 'false' THEN false WHEN '0' THEN false
+    ELSE qa_number(s) <> 0 END;
 -- Dates: ISO-8601 with `Z` or an offset, or "YYYY-MM-DD HH:MM:SS" taken as UTC; "" and MySQL's
 -- zero date are no date. Anything else fails the cast, naming the value.
-CREATE OR REPLACE TEMP MACRO qa_timestamp(v) AS CASE
-    WHEN nullif(trim(qa_code(v)), '') IS NULL OR starts_with(trim(qa_code(v)), '0000-00-00') THEN NULL
-    ELSE CAST(CAST(trim(qa_code(v)) AS TIMESTAMPTZ) AS TIMESTAMP) END;
+CREATE OR REPLACE TEMP MACRO qa_timestamp(s) AS CASE
+    WHEN nullif(trim(s), '') IS NULL OR starts_with(trim(s), '0000-00-00') THEN NULL
+    ELSE CAST(CAST(trim(s) AS TIMESTAMPTZ) AS TIMESTAMP) END;
 """
 
 _RESPONSE_EXPRESSIONS = {
-    "start_date": "qa_timestamp({start_date})",
-    "end_date": "qa_timestamp({end_date})",
-    "recorded_date": "qa_timestamp({recorded_date})",
-    "last_modified_date": "qa_timestamp({last_modified_date})",
-    "status": "qa_int({status})",
-    "status_label": "qa_label(status_label)",
-    "progress": "qa_int({progress})",
-    "duration_seconds": "qa_int({duration_seconds})",
-    "finished": "qa_bool({finished})",
-    "location_latitude": "qa_float({location_latitude})",
-    "location_longitude": "qa_float({location_longitude})",
+    "start_date": "qa_timestamp(start_date)",
+    "end_date": "qa_timestamp(end_date)",
+    "recorded_date": "qa_timestamp(recorded_date)",
+    "last_modified_date": "qa_timestamp(last_modified_date)",
+    "status": "qa_int(status)",
+    "progress": "qa_int(progress)",
+    "duration_seconds": "qa_int(duration_seconds)",
+    "finished": "qa_bool(finished)",
+    "location_latitude": "qa_number(location_latitude)",
+    "location_longitude": "qa_number(location_longitude)",
 }
 
 _ANSWER_EXPRESSIONS = {
@@ -173,9 +163,9 @@ _ANSWER_EXPRESSIONS = {
     "option_id": "coalesce(p.option_id, r.option_id)",
     "part": "p.part",
     "value_code": "a.code",
-    "value_label": "qa_label(a.label)",
+    "value_label": "a.label",
     "value_number": "CASE WHEN NOT p.free_text THEN qa_number(a.value) END",
-    "value_text": "CASE WHEN p.free_text THEN a.code END",
+    "value_text": "CASE WHEN p.free_text THEN a.value END",
 }
 
 
@@ -290,29 +280,23 @@ class ResponseNormalizer:
         """One row per `values` entry (key, value, label), plus a keyless row per record so a
         record without metadata still becomes a response."""
         if not files:
-            con.execute(f"COPY (SELECT NULL::VARCHAR AS response_id, NULL::VARCHAR AS key, qa_typed(NULL::JSON) AS value,"
-                        f" qa_typed(NULL::JSON) AS label WHERE false) TO {_literal(target)} (FORMAT parquet)")
+            con.execute(f"COPY (SELECT NULL::VARCHAR AS response_id, NULL::VARCHAR AS key, NULL::VARCHAR AS value,"
+                        f" NULL::VARCHAR AS label WHERE false) TO {_literal(target)} (FORMAT parquet)")
             return f"read_parquet({_literal(target)})"
         sources = "[" + ", ".join(_literal(f) for f in files) + "]"
         try:
             _execute(con, survey_id=self.survey_id, sql=f"""
                 COPY (
-                    SELECT response_id, key,
-                           {{'t': vt, 's': CASE WHEN vt = 'VARCHAR' THEN value ->> '$' ELSE CAST(value AS VARCHAR) END}}
-                               AS value,
-                           {{'t': lt, 's': CASE WHEN lt = 'VARCHAR' THEN label ->> '$' ELSE CAST(label AS VARCHAR) END}}
-                               AS label
-                    FROM (SELECT *, json_type(value) AS vt, json_type(label) AS lt FROM (
                     SELECT responseId AS response_id, e.key AS key, e.value AS value,
                            CASE WHEN e.key IS NOT NULL THEN labels[e.key] END AS label
                     FROM (
                         SELECT responseId, labels,
-                               unnest(list_prepend({{'key': NULL::VARCHAR, 'value': NULL::JSON}},
+                               unnest(list_prepend({{'key': NULL::VARCHAR, 'value': NULL::VARCHAR}},
                                                    coalesce(map_entries("values"), []))) AS e
                         FROM read_json({sources}, format = 'newline_delimited',
-                                       columns = {{responseId: 'VARCHAR', "values": 'MAP(VARCHAR, JSON)',
-                                                   labels: 'MAP(VARCHAR, JSON)'}})
-                    )))
+                                       columns = {{responseId: 'VARCHAR', "values": 'MAP(VARCHAR, VARCHAR)',
+                                                   labels: 'MAP(VARCHAR, VARCHAR)'}})
+                    )
                 ) TO {_literal(target)} (FORMAT parquet)""")
         except duckdb.Error as error:
             raise ValueError(f"the response export of {self.survey_id} is not valid NDJSON: {error}") from None
@@ -372,9 +356,8 @@ class ResponseNormalizer:
         pivot = ", ".join(
             f"any_value(value) FILTER (WHERE key = '{_METADATA_KEY[column]}') AS {column}" for column in _METADATA_KEY
         )
-        expressions = {column: f"qa_code({column})" for column in _METADATA_KEY}
-        expressions.update({c: e.format(**{c: c}) for c, e in _RESPONSE_EXPRESSIONS.items()})
-        expressions["response_id"] = "response_id"
+        expressions = {column: column for column in _METADATA_KEY} | _RESPONSE_EXPRESSIONS
+        expressions |= {"response_id": "response_id", "status_label": "status_label"}
         meta_keys = ", ".join(f"'{key}'" for key in _METADATA_KEY.values())
         return f"""
             SELECT {_select_list(RESPONSES, expressions, self._constants())}
@@ -387,34 +370,30 @@ class ResponseNormalizer:
             )"""
 
     def _answers_query(self, entries: str, plans: str, recodes: str) -> str:
-        # Arrays (multi-select) give one row per element, labels aligned by index; scalars one row.
+        # Multi-select arrays give one row per element (labels aligned by index), other values one
+        # row; only coded (not free-text) keys can hold arrays.
         return f"""
             WITH v AS NOT MATERIALIZED (
-                SELECT e.response_id, e.key, e.value, e.label
+                SELECT e.response_id, e.key, e.value, e.label,
+                       CASE WHEN NOT p.free_text THEN qa_elements(e.value) END AS elements
                 FROM {entries} e JOIN {plans} p USING (key)
                 WHERE p.role = '{_ANSWER}' AND e.response_id IS NOT NULL
             ),
             a AS NOT MATERIALIZED (
-                SELECT response_id, key, 0 AS answer_index, value, label, qa_code(value) AS code
-                FROM v WHERE value.t IS DISTINCT FROM 'ARRAY'
+                SELECT response_id, key, 0 AS answer_index, value, label FROM v WHERE elements IS NULL
                 UNION ALL
-                SELECT response_id, key, answer_index, value, label, qa_code(value) AS code
-                FROM (
-                    SELECT response_id, key, answer_index,
-                           qa_typed(json_extract(CAST(value.s AS JSON), answer_index)) AS value,
-                           CASE WHEN label.t = 'ARRAY'
-                                THEN qa_typed(json_extract(CAST(label.s AS JSON), answer_index)) END AS label
-                    FROM (SELECT *, unnest(range(CAST(json_array_length(CAST(value.s AS JSON)) AS BIGINT)))
-                                    AS answer_index
-                          FROM v WHERE value.t = 'ARRAY')
-                )
+                SELECT response_id, key, answer_index, elements[answer_index + 1],
+                       qa_elements(label)[answer_index + 1]
+                FROM (SELECT *, unnest(range(len(elements))) AS answer_index FROM v WHERE elements IS NOT NULL)
             )
             SELECT {_select_list(ANSWERS, _ANSWER_EXPRESSIONS, self._constants())}
-            FROM a JOIN {plans} p USING (key)
+            FROM (SELECT a.*, CASE WHEN p.free_text THEN value ELSE qa_code(value) END AS code
+                  FROM a JOIN {plans} p USING (key)) a
+            JOIN {plans} p USING (key)
             LEFT JOIN {recodes} r ON r.key = a.key AND r.recode = a.code"""
 
     def _embedded_data_query(self, entries: str, plans: str, recodes: str) -> str:
-        expressions = {"response_id": "e.response_id", "key": "e.key", "value": "qa_code(e.value)"}
+        expressions = {"response_id": "e.response_id", "key": "e.key", "value": "e.value"}
         return f"""
             SELECT {_select_list(EMBEDDED_DATA, expressions, self._constants())}
             FROM {entries} e JOIN {plans} p USING (key)
