@@ -1,4 +1,5 @@
-r"""Pure functions from Qualtrics payloads to rows of the ERD tables (erd.py). No I/O here.
+r"""Pure functions from Qualtrics payloads to rows of the ERD tables (erd.py). No network here:
+response exports are files, normalized by an in-process DuckDB (normalize/responses.py).
 
 How a survey definition (GET /survey-definitions/{id}, JSON) maps to tables
 ---------------------------------------------------------------------------
@@ -36,9 +37,10 @@ How an export record (JSON / NDJSON `{"responseId", "values", "labels"}`) maps t
     <k>_TEXT        MC: option_id k ("other, please specify"); Matrix: sub_question_id k; part TEXT
     anything else   kept: part = the rest as exported (nothing is dropped)
   Arrays (multi-select) give one row per element, `answer_index` 0..n-1, labels aligned by index.
-  `value_code` = the value as text (ints without ".0"); `value_number` = the value as a float when
-  it is not free text and parses as a number; `value_text` = the value for free-text parts;
-  `value_label` = labels[key] (element-wise for arrays) when present.
+  `value_code` = the value as text (coded values: integral numbers without ".0"); `value_number` =
+  the value as a float when it is not free text and parses as a number; `value_text` = the value
+  for free-text parts, exactly as exported; `value_label` = labels[key] (element-wise for arrays)
+  when present. Only coded (not free-text) keys hold arrays.
 - embedded_data: every other key of `values` (declared embedded-data fields and anything unknown),
   value as text.
 
@@ -53,7 +55,7 @@ Clarifications (decided while implementing; the rules above still hold)
   ForceResponse setting; `has_display_logic` is false without DisplayLogic.
 - `_recordId` is metadata (it repeats responseId) and is not stored. A key declared as an
   embedded-data field in the flow is embedded data even if it looks like a QID key. A null value
-  still gives a row (null value_code); nested values are stored as JSON text.
+  still gives a row (null value_code); nested values are stored as compact JSON text.
 - surveys: one row per GET /surveys element; the GET /surveys/{id} result wins where it has a
   value (`lastModifiedDate` over the list's `lastModified`); organization, expiration and
   responseCounts come from it only. users: GET /users element keys, absent keys null.

@@ -65,6 +65,14 @@ _ROW_TEXT = re.compile(r"(\d+)_TEXT")
 
 _META, _EMBEDDED, _ANSWER = "meta", "embedded", "answer"  # roles of an export key
 
+# A record's metadata, read once per record in the flatten pass (18 lookups, not an aggregation
+# over every entry), carried as JSON text and unpacked for `responses`.
+_RECORD_JSON = "CAST(to_json(struct_pack({})) AS VARCHAR)".format(
+    ", ".join([f"\"{key}\" := \"values\"['{key}']" for key in _METADATA_KEY.values()]
+              + ["status_label := labels['status']"])
+)
+_RECORD_STRUCTURE = "{{{}}}".format(", ".join(f'"{key}": "VARCHAR"' for key in [*_METADATA_KEY.values(), "status_label"]))
+
 
 class _AnswerPlan(NamedTuple):
     """How every value under one export key becomes answers rows (decided once per key)."""
@@ -277,8 +285,8 @@ class ResponseNormalizer:
         return con
 
     def _flatten(self, con, files: Sequence[str], target: Path) -> str:
-        """One row per `values` entry (key, value, label), plus a keyless row per record so a
-        record without metadata still becomes a response."""
+        """One row per `values` entry (key, value, label), plus one keyless row per record whose
+        value is the record's metadata as JSON: responses then need no aggregation."""
         if not files:
             con.execute(f"COPY (SELECT NULL::VARCHAR AS response_id, NULL::VARCHAR AS key, NULL::VARCHAR AS value,"
                         f" NULL::VARCHAR AS label WHERE false) TO {_literal(target)} (FORMAT parquet)")
@@ -291,7 +299,7 @@ class ResponseNormalizer:
                            CASE WHEN e.key IS NOT NULL THEN labels[e.key] END AS label
                     FROM (
                         SELECT responseId, labels,
-                               unnest(list_prepend({{'key': NULL::VARCHAR, 'value': NULL::VARCHAR}},
+                               unnest(list_prepend({{'key': NULL::VARCHAR, 'value': {_RECORD_JSON}}},
                                                    coalesce(map_entries("values"), []))) AS e
                         FROM read_json({sources}, format = 'newline_delimited',
                                        columns = {{responseId: 'VARCHAR', "values": 'MAP(VARCHAR, VARCHAR)',
@@ -353,20 +361,15 @@ class ResponseNormalizer:
         return {"survey_id": f"'{self.survey_id}'", LOADED_AT: f"TIMESTAMP '{self.loaded_at.isoformat(sep=' ')}'"}
 
     def _responses_query(self, entries: str, plans: str, recodes: str) -> str:
-        pivot = ", ".join(
-            f"any_value(value) FILTER (WHERE key = '{_METADATA_KEY[column]}') AS {column}" for column in _METADATA_KEY
-        )
+        fields = ", ".join(f'm."{key}" AS {column}' for column, key in _METADATA_KEY.items())
         expressions = {column: column for column in _METADATA_KEY} | _RESPONSE_EXPRESSIONS
         expressions |= {"response_id": "response_id", "status_label": "status_label"}
-        meta_keys = ", ".join(f"'{key}'" for key in _METADATA_KEY.values())
         return f"""
             SELECT {_select_list(RESPONSES, expressions, self._constants())}
             FROM (
-                SELECT response_id, {pivot},
-                       any_value(label) FILTER (WHERE key = 'status') AS status_label
-                FROM {entries}
-                WHERE response_id IS NOT NULL AND (key IS NULL OR key IN ({meta_keys}))
-                GROUP BY response_id
+                SELECT response_id, {fields}, m.status_label AS status_label
+                FROM (SELECT response_id, json_transform(value, '{_RECORD_STRUCTURE}') AS m
+                      FROM {entries} WHERE key IS NULL AND response_id IS NOT NULL)
             )"""
 
     def _answers_query(self, entries: str, plans: str, recodes: str) -> str:
