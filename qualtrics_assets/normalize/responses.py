@@ -336,10 +336,10 @@ class ResponseNormalizer:
                     " loop_id VARCHAR, sub_question_id VARCHAR, part VARCHAR, option_id VARCHAR, free_text BOOLEAN)")
         con.execute("CREATE TEMP TABLE recodes (key VARCHAR, recode VARCHAR, option_id VARCHAR,"
                     " PRIMARY KEY (key, recode))")
-        if plans:
-            con.executemany("INSERT INTO plans VALUES (?, ?, ?, ?, ?, ?, ?, ?)", plans)
-        if recodes:
-            con.executemany("INSERT INTO recodes VALUES (?, ?, ?)", recodes)
+        for table, rows in (("plans", plans), ("recodes", recodes)):
+            if rows:  # one statement: executemany would run one per row
+                values = ", ".join(["(" + ", ".join("?" * len(rows[0])) + ")"] * len(rows))
+                con.execute(f"INSERT INTO {table} VALUES {values}", [value for row in rows for value in row])
         for table in ("plans", "recodes"):
             con.execute(f"COPY {table} TO {_literal(directory / (table + '.parquet'))} (FORMAT parquet)")
 

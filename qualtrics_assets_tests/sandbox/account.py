@@ -8,6 +8,7 @@ being written does not tear the file.
 
 from __future__ import annotations
 
+import bisect
 import copy
 import threading
 from collections.abc import Iterator
@@ -57,14 +58,18 @@ class Snapshot:
     def live_count(self) -> int:
         return self.survey.n_base + len(self.overlay.added) - len(self.overlay.deleted)
 
-    def indices(self, by_last_modified: bool = False) -> Iterator[int]:
-        """Live response indices in export order (recordedDate, or last modification)."""
+    def indices(self, by_last_modified: bool = False, since: datetime | None = None) -> Iterator[int]:
+        """Live response indices in export order (recordedDate, or last modification); by last
+        modification, base responses modified before `since` are skipped by bisection (they
+        are recorded in index order), so a continuation export costs what it returns."""
         total = self.survey.n_base + len(self.overlay.added)
         deleted, edits = self.overlay.deleted, self.overlay.edits
         if not by_last_modified:
             yield from (i for i in range(total) if i not in deleted)
             return
-        yield from (i for i in range(self.survey.n_base) if i not in deleted and i not in edits)
+        first = 0 if since is None else bisect.bisect_left(range(self.survey.n_base), since,
+                                                           key=self.survey.base_recorded)
+        yield from (i for i in range(first, self.survey.n_base) if i not in deleted and i not in edits)
         late = [i for i in range(self.survey.n_base, total) if i not in deleted and i not in edits]
         late += [i for i in edits if i not in deleted]
         yield from sorted(late, key=lambda i: (self.last_modified(i), i))

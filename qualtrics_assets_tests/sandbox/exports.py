@@ -318,7 +318,7 @@ def iter_records(snap: Snapshot, req: ExportRequest, since: datetime | None, wri
             if req.limit and count >= req.limit:
                 return
         return
-    for i in snap.indices(req.by_last_modified):
+    for i in snap.indices(req.by_last_modified, since):
         modified = snap.last_modified(i)
         if since is not None and modified < since:
             continue
