@@ -4,11 +4,11 @@ This is the hot path (surveys with a million responses), so no value passes thro
 DuckDB parses the NDJSON on every core and does the per-value work in SQL. Python only decides,
 once per distinct export key, what the key means (`_answer_plan`, the contract's key table).
 
-1. flatten: every record's `values` entries, with their labels, parsed once into typed text ->
-   one Parquet file of entries;
+1. flatten: every record's `values` entries with their labels, read as text (the cheapest parse),
+   plus one row per record carrying its metadata -> one Parquet file of entries;
 2. classify: its distinct keys -> a small `plans` file (metadata, embedded data or an answer
    plan) plus a `recodes` file for the keys whose values are recodes;
-3. build: responses (metadata pivoted per record) and embedded_data are written to Parquet;
+3. build: responses (each record's metadata, typed) and embedded_data are written to Parquet;
    answers, by far the biggest table, stay a query over the entries (plans joined, arrays
    unnested, recodes resolved) that the IO manager runs straight into the warehouse: one
    pass over millions of rows fewer than writing and reading them back.
@@ -19,6 +19,7 @@ whatever the export's size.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import tempfile
@@ -258,8 +259,6 @@ class ResponseNormalizer:
 
     def frames(self, records: Iterable[dict]) -> dict[str, pd.DataFrame]:
         """The three tables as DataFrames, rows in key order: for small inputs and tests."""
-        import json
-
         with tempfile.TemporaryDirectory(prefix="qa_frames_") as directory:
             source = Path(directory) / "records.ndjson"
             with open(source, "w", encoding="utf-8") as out:
@@ -269,11 +268,14 @@ class ResponseNormalizer:
             for path in directories.values():
                 path.mkdir()
             staged = self.stage([str(source)], directories)
+            frames = {}
             with duckdb.connect() as con:
-                con.execute(_MACROS)
-                order = {name: ", ".join(f'"{c}"' for c in table.primary_key) for name, table in TABLES.items()}
-                return {name: con.execute(f"SELECT * FROM ({staged[name].select()}) ORDER BY {order[name]}").fetchdf()
-                        for name in TABLES}
+                for name, table in TABLES.items():
+                    if staged[name].setup:
+                        con.execute(staged[name].setup)
+                    order = ", ".join(f'"{c}"' for c in table.primary_key)
+                    frames[name] = con.execute(f"SELECT * FROM ({staged[name].select()}) ORDER BY {order}").fetchdf()
+            return frames
 
     # ---- the three steps ---------------------------------------------------------------------
     def _connect(self, scratch: Path) -> duckdb.DuckDBPyConnection:
