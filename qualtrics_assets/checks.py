@@ -15,7 +15,8 @@ from qualtrics_assets import erd
 from qualtrics_assets.qualtrics import validate_survey_id
 from qualtrics_assets.partitions import survey_partitions
 from qualtrics_assets.warehouse.connection import connect
-from qualtrics_assets.warehouse.ddl import ensure_table, quote
+from qualtrics_assets.sql import quote
+from qualtrics_assets.warehouse.ddl import ensure_table
 
 SAMPLE_ROWS = 10
 PARTITION_TAG = "dagster/partition"

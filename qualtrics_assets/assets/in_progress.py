@@ -22,6 +22,7 @@ from qualtrics_assets.partitions import survey_partitions
 from qualtrics_assets.resource import QualtricsResource
 from qualtrics_assets.warehouse.staging import StagedTable
 
+
 @dg.asset(
     key=[KEY_PREFIX, "responses_in_progress"],
     group_name=GROUP,

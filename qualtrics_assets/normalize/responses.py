@@ -34,6 +34,7 @@ import pandas as pd
 from qualtrics_assets.erd import ANSWERS, EMBEDDED_DATA, LOADED_AT, RESPONSES, Table
 from qualtrics_assets.normalize.definitions import FORM, MATRIX, MC, RO, SLIDER, QuestionIndex
 from qualtrics_assets.qualtrics import validate_survey_id
+from qualtrics_assets.sql import literal, quote, read_parquet
 
 TABLES: dict[str, Table] = {"responses": RESPONSES, "answers": ANSWERS, "embedded_data": EMBEDDED_DATA}
 
@@ -183,12 +184,8 @@ def _select_list(table: Table, expressions: Mapping[str, str], constants: Mappin
     items = []
     for column in table.columns:
         expression = constants.get(column.name) or expressions.get(column.name, "NULL")
-        items.append(f'CAST({expression} AS {column.type}) AS "{column.name}"')
+        items.append(f"CAST({expression} AS {column.type}) AS {quote(column.name)}")
     return ", ".join(items)
-
-
-def _literal(path: Path | str) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
 
 
 # DuckDB reads NDJSON 2,048 records at a time, so the memory a pass needs grows with the width of
@@ -226,7 +223,7 @@ class NormalizedTable(NamedTuple):
     setup: str = ""
 
     def select(self) -> str:
-        return self.query or f"SELECT * FROM read_parquet([{', '.join(_literal(f) for f in self.files)}])"
+        return self.query or f"SELECT * FROM {read_parquet(self.files)}"
 
 
 class ResponseNormalizer:
@@ -273,7 +270,7 @@ class ResponseNormalizer:
                 for name, table in TABLES.items():
                     if staged[name].setup:
                         con.execute(staged[name].setup)
-                    order = ", ".join(f'"{c}"' for c in table.primary_key)
+                    order = ", ".join(quote(c) for c in table.primary_key)
                     frames[name] = con.execute(f"SELECT * FROM ({staged[name].select()}) ORDER BY {order}").fetchdf()
             return frames
 
@@ -291,9 +288,9 @@ class ResponseNormalizer:
         value is the record's metadata as JSON: responses then need no aggregation."""
         if not files:
             con.execute(f"COPY (SELECT NULL::VARCHAR AS response_id, NULL::VARCHAR AS key, NULL::VARCHAR AS value,"
-                        f" NULL::VARCHAR AS label WHERE false) TO {_literal(target)} (FORMAT parquet)")
-            return f"read_parquet({_literal(target)})"
-        sources = "[" + ", ".join(_literal(f) for f in files) + "]"
+                        f" NULL::VARCHAR AS label WHERE false) TO {literal(target)} (FORMAT parquet)")
+            return read_parquet([target])
+        sources = "[" + ", ".join(literal(f) for f in files) + "]"
         try:
             _execute(con, survey_id=self.survey_id, sql=f"""
                 COPY (
@@ -307,10 +304,10 @@ class ResponseNormalizer:
                                        columns = {{responseId: 'VARCHAR', "values": 'MAP(VARCHAR, VARCHAR)',
                                                    labels: 'MAP(VARCHAR, VARCHAR)'}})
                     )
-                ) TO {_literal(target)} (FORMAT parquet)""")
+                ) TO {literal(target)} (FORMAT parquet)""")
         except duckdb.Error as error:
             raise ValueError(f"the response export of {self.survey_id} is not valid NDJSON: {error}") from None
-        entries = f"read_parquet({_literal(target)})"
+        entries = read_parquet([target])
         orphans = con.execute(f"SELECT count(*) FROM {entries} WHERE response_id IS NULL AND key IS NOT NULL"
                               ).fetchone()[0]
         if orphans:
@@ -343,17 +340,16 @@ class ResponseNormalizer:
                 values = ", ".join(["(" + ", ".join("?" * len(rows[0])) + ")"] * len(rows))
                 con.execute(f"INSERT INTO {table} VALUES {values}", [value for row in rows for value in row])
         for table in ("plans", "recodes"):
-            con.execute(f"COPY {table} TO {_literal(directory / (table + '.parquet'))} (FORMAT parquet)")
+            con.execute(f"COPY {table} TO {literal(directory / (table + '.parquet'))} (FORMAT parquet)")
 
     def _build(self, con, name: str, sources: Path, directory: Path) -> NormalizedTable:
-        query = getattr(self, f"_{name}_query")(
-            *(f"read_parquet({_literal(sources / (source + '.parquet'))})" for source in ("entries", "plans", "recodes")))
+        paths = [sources / f"{source}.parquet" for source in ("entries", "plans", "recodes")]
+        query = getattr(self, f"_{name}_query")(*(read_parquet([path]) for path in paths))
         if name == "answers":
-            return NormalizedTable([sources / f"{source}.parquet" for source in ("entries", "plans", "recodes")],
-                                   None, query, _MACROS)
+            return NormalizedTable(paths, None, query, _MACROS)
         target = directory / "rows.parquet"
         try:
-            written = _execute(con, f"COPY ({query}) TO {_literal(target)} (FORMAT parquet)",
+            written = _execute(con, f"COPY ({query}) TO {literal(target)} (FORMAT parquet)",
                                survey_id=self.survey_id).fetchone()[0]
         except duckdb.ConversionException as error:
             raise ValueError(f"a {name} value of survey {self.survey_id} has an unexpected format: {error}") from None
@@ -379,21 +375,20 @@ class ResponseNormalizer:
         # row; only coded (not free-text) keys can hold arrays.
         return f"""
             WITH v AS NOT MATERIALIZED (
-                SELECT e.response_id, e.key, e.value, e.label,
+                SELECT e.response_id, e.key, e.value, e.label, p.free_text,
                        CASE WHEN NOT p.free_text THEN qa_elements(e.value) END AS elements
                 FROM {entries} e JOIN {plans} p USING (key)
                 WHERE p.role = '{_ANSWER}' AND e.response_id IS NOT NULL
             ),
             a AS NOT MATERIALIZED (
-                SELECT response_id, key, 0 AS answer_index, value, label FROM v WHERE elements IS NULL
+                SELECT response_id, key, free_text, 0 AS answer_index, value, label FROM v WHERE elements IS NULL
                 UNION ALL
-                SELECT response_id, key, answer_index, elements[answer_index + 1],
+                SELECT response_id, key, free_text, answer_index, elements[answer_index + 1],
                        qa_elements(label)[answer_index + 1]
                 FROM (SELECT *, unnest(range(len(elements))) AS answer_index FROM v WHERE elements IS NOT NULL)
             )
             SELECT {_select_list(ANSWERS, _ANSWER_EXPRESSIONS, self._constants())}
-            FROM (SELECT a.*, CASE WHEN p.free_text THEN value ELSE qa_code(value) END AS code
-                  FROM a JOIN {plans} p USING (key)) a
+            FROM (SELECT *, CASE WHEN free_text THEN value ELSE qa_code(value) END AS code FROM a) a
             JOIN {plans} p USING (key)
             LEFT JOIN {recodes} r ON r.key = a.key AND r.recode = a.code"""
 

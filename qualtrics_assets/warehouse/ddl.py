@@ -5,16 +5,7 @@ from __future__ import annotations
 import duckdb
 
 from qualtrics_assets import erd
-
-
-def quote(identifier: str) -> str:
-    """Quote an identifier for DuckDB (erd names are trusted, but `key` and friends are keywords)."""
-    return '"' + identifier.replace('"', '""') + '"'
-
-
-def literal(value: str) -> str:
-    """A SQL string literal, for the few places DuckDB takes no parameter (file paths)."""
-    return "'" + str(value).replace("'", "''") + "'"
+from qualtrics_assets.sql import quote
 
 
 def create_table_sql(table: erd.Table) -> str:

@@ -20,7 +20,8 @@ from dagster_duckdb import DuckDBResource
 from qualtrics_assets import erd
 from qualtrics_assets.qualtrics import validate_survey_id
 from qualtrics_assets.warehouse.connection import connect, transaction
-from qualtrics_assets.warehouse.ddl import ensure_table, literal, quote
+from qualtrics_assets.sql import quote, read_parquet
+from qualtrics_assets.warehouse.ddl import ensure_table
 from qualtrics_assets.warehouse.metadata import column_schema
 from qualtrics_assets.warehouse.staging import StagedTable
 from qualtrics_assets.warehouse.sync_state import write_sync_state
@@ -135,10 +136,9 @@ class QualtricsWarehouseIOManager(dg.ConfigurableIOManager):
                 return 0
             if obj.setup:
                 con.execute(obj.setup)
-            source = obj.query or f"SELECT * FROM read_parquet([{', '.join(literal(f) for f in obj.files)}])"
             columns = ", ".join(quote(c) for c in table.column_names)  # of this table, by name
             return con.execute(
-                f"INSERT INTO {_qualified(table)} BY NAME SELECT {columns} FROM ({source})"
+                f"INSERT INTO {_qualified(table)} BY NAME SELECT {columns} FROM ({obj.select()})"
             ).fetchone()[0]
         if not isinstance(obj, pd.DataFrame):
             raise dg.DagsterInvariantViolationError(
@@ -194,5 +194,4 @@ def _keys(paths: list) -> str:
     """A subquery of staged response ids (file paths are ours, never user input)."""
     if not paths:
         return "SELECT NULL::VARCHAR AS response_id WHERE false"
-    files = ", ".join(literal(p) for p in paths)
-    return f"SELECT response_id FROM read_parquet([{files}])"
+    return f"SELECT response_id FROM {read_parquet(paths)}"

@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 
 from qualtrics_assets import erd
-from qualtrics_assets.warehouse.ddl import literal
+from qualtrics_assets.sql import literal, read_parquet
 
 
 # The ids of responses a staged export touches (merge keys, or ids Qualtrics still has).
@@ -64,6 +64,10 @@ class StagedTable:
         self.files.append(path)
         self.row_count += row_count
 
+    def select(self) -> str:
+        """The rows, as SQL (run `setup` first)."""
+        return self.query or f"SELECT * FROM {read_parquet(self.files)}"
+
     def cleanup(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)
 
@@ -84,8 +88,7 @@ def staged_keys(source: StagedTable) -> StagedTable:
     with staging(RESPONSE_KEYS) as keys:
         path = keys.next_path()
         with duckdb.connect() as con:
-            files = ", ".join(literal(f) for f in source.files)
-            select = (f"SELECT DISTINCT response_id FROM read_parquet([{files}])" if source.files
+            select = (f"SELECT DISTINCT response_id FROM {read_parquet(source.files)}" if source.files
                       else "SELECT NULL::VARCHAR AS response_id WHERE false")
             written = con.execute(f"COPY ({select}) TO {literal(path)} (FORMAT parquet)").fetchone()[0]
         keys.add(path, int(written))
